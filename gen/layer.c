@@ -1,0 +1,326 @@
+/* layer.c: parse LAYER options (SPEC.md) into a 'struct cg_layer' and
+** validate it once; every later stage trusts what this file accepted. */
+#include "layer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const cg_op_names[CG_N_OPS] = {
+	"forward", "grad_weight", "grad_input", "grad_bias"
+};
+
+/* Sizes beyond this are refused before any arithmetic, so products of two
+** of them fit in 64 bits and checked products below stay simple. */
+#define MAX_DIM 1000000000L
+
+/* Unrolled code grows with taps times border cases; beyond these the
+** generated file would be megabytes of straight-line code. */
+#define MAX_TAPS 4096L
+#define MAX_UNROLLED (1L << 20)
+
+static int fail(char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+	return CG_EXIT_USAGE;
+}
+
+size_t cg_input_size(const struct cg_layer *l)
+{
+	return (size_t)l->n * l->c * l->h * l->w;
+}
+
+size_t cg_weight_size(const struct cg_layer *l)
+{
+	return (size_t)l->k * (l->c / l->g) * l->k1 * l->k2;
+}
+
+size_t cg_output_size(const struct cg_layer *l)
+{
+	return (size_t)l->n * l->k * l->oh * l->ow;
+}
+
+size_t cg_bias_size(const struct cg_layer *l)
+{
+	return (size_t)l->k;
+}
+
+/* Parse a decimal count at 's' (digits only: no sign, no spaces, no '0x'),
+** storing it in '*v' and the end in '*end'.  Returns 0 on success. */
+static int parse_count(const char *s, long *v, const char **end)
+{
+	long x = 0;
+	const char *p = s;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		x = x * 10 + (*p - '0');
+		if (x > MAX_DIM)
+			return -2;
+	}
+	*v = x;
+	*end = p;
+	return 0;
+}
+
+/* Parse "N" (when 'pair_optional', meaning NxN) or "AxB" for option 'opt'.
+** 'min' is the smallest value allowed (1, or 0 for padding). */
+static int parse_pair(const char *opt, const char *s, int pair_optional, long min,
+                      int *a, int *b, char *msg, size_t msg_len)
+{
+	long x, y;
+	const char *end;
+	const char *form = pair_optional ? "N or AxB" : "AxB";
+	int r = parse_count(s, &x, &end);
+	if (r == -2)
+		return fail(msg, msg_len, "%s %s: too large (at most %ld)", opt, s, MAX_DIM);
+	if (r != 0)
+		return fail(msg, msg_len, "%s '%s': expected %s with decimal numbers", opt, s, form);
+	if (*end == '\0' && pair_optional) {
+		y = x;
+	} else {
+		if (*end != 'x')
+			return fail(msg, msg_len, "%s '%s': expected %s with decimal numbers", opt, s, form);
+		r = parse_count(end + 1, &y, &end);
+		if (r == -2)
+			return fail(msg, msg_len, "%s %s: too large (at most %ld)", opt, s, MAX_DIM);
+		if (r != 0 || *end != '\0')
+			return fail(msg, msg_len, "%s '%s': expected %s with decimal numbers", opt, s, form);
+	}
+	if (x < min || y < min)
+		return fail(msg, msg_len, "%s %s: must be at least %ld", opt, s, min);
+	*a = (int)x;
+	*b = (int)y;
+	return CG_EXIT_OK;
+}
+
+static int parse_one(const char *opt, const char *s, int *v, char *msg, size_t msg_len)
+{
+	long x;
+	const char *end;
+	int r = parse_count(s, &x, &end);
+	if (r == -2)
+		return fail(msg, msg_len, "%s %s: too large (at most %ld)", opt, s, MAX_DIM);
+	if (r != 0 || *end != '\0')
+		return fail(msg, msg_len, "%s '%s': expected a decimal number", opt, s);
+	if (x < 1)
+		return fail(msg, msg_len, "%s %s: must be at least 1", opt, s);
+	*v = (int)x;
+	return CG_EXIT_OK;
+}
+
+static int parse_ops(const char *s, unsigned *ops, char *msg, size_t msg_len)
+{
+	const char *p = s;
+	*ops = 0;
+	if (*s == '\0')
+		return fail(msg, msg_len, "--ops '': expected a comma list of forward,grad_weight,grad_input,grad_bias");
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		int op, found = -1;
+		for (op = 0; op < CG_N_OPS; op++)
+			if (strlen(cg_op_names[op]) == len && strncmp(p, cg_op_names[op], len) == 0)
+				found = op;
+		if (found < 0)
+			return fail(msg, msg_len, "--ops '%s': unknown op '%.*s' (known: forward, grad_weight, grad_input, grad_bias)",
+			            s, (int)len, p);
+		if (*ops & CG_OP_BIT(found))
+			return fail(msg, msg_len, "--ops '%s': '%s' listed twice", s, cg_op_names[found]);
+		*ops |= CG_OP_BIT(found);
+		if (p[len] == '\0')
+			return CG_EXIT_OK;
+		p += len + 1;
+	}
+}
+
+static int parse_name(const char *s, char *name, char *msg, size_t msg_len)
+{
+	size_t i, len = strlen(s);
+	int ok = len > 0 && len < CG_NAME_MAX && !(s[0] >= '0' && s[0] <= '9');
+	for (i = 0; ok && i < len; i++) {
+		char ch = s[i];
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		     (ch >= '0' && ch <= '9') || ch == '_';
+	}
+	if (!ok)
+		return fail(msg, msg_len, "--name '%s': not a C identifier of at most %d characters", s, CG_NAME_MAX - 1);
+	memcpy(name, s, len + 1);
+	return CG_EXIT_OK;
+}
+
+/* Output extent of one axis (MATH.md part II), or 0 when the dilated
+** kernel does not fit the padded input. */
+static long out_extent(long in, long pad, long dil, long ker, long stride)
+{
+	long span = dil * (ker - 1) + 1;
+	long padded = in + 2 * pad;
+	return padded < span ? 0 : (padded - span) / stride + 1;
+}
+
+/* a*b, or -1 when it exceeds INT_MAX (the generated code indexes with int). */
+static long mul_int(long a, long b)
+{
+	return (b != 0 && a > INT_MAX / b) ? -1 : a * b;
+}
+
+static long mul_int4(long a, long b, long c, long d)
+{
+	long x = mul_int(a, b);
+	if (x >= 0) x = mul_int(x, c);
+	if (x >= 0) x = mul_int(x, d);
+	return x;
+}
+
+static long min_long(long a, long b) { return a < b ? a : b; }
+
+static int check(struct cg_layer *l, char *msg, size_t msg_len)
+{
+	long oh, ow, runs;
+	if (l->c % l->g != 0)
+		return fail(msg, msg_len, "--groups %d: does not divide --in-channels %d", l->g, l->c);
+	if (l->k % l->g != 0)
+		return fail(msg, msg_len, "--groups %d: does not divide --out-channels %d", l->g, l->k);
+	oh = out_extent(l->h, l->ph, l->dh, l->k1, l->sh);
+	ow = out_extent(l->w, l->pw, l->dw, l->k2, l->sw);
+	if (oh == 0 || ow == 0)
+		return fail(msg, msg_len, "--kernel %dx%d: larger than the padded input %ldx%ld (padding %dx%d, dilation %dx%d)",
+		            l->k1, l->k2, (long)l->h + 2L * l->ph, (long)l->w + 2L * l->pw,
+		            l->ph, l->pw, l->dh, l->dw);
+	if ((long)l->k1 * l->k2 > MAX_TAPS)
+		return fail(msg, msg_len, "--kernel %dx%d: more than %ld taps; the unrolled window would be too large",
+		            l->k1, l->k2, MAX_TAPS);
+	/* Each axis splits into at most 2k+1 runs of outputs with the same taps. */
+	runs = min_long(oh, 2L * l->k1 + 1) * min_long(ow, 2L * l->k2 + 1);
+	if (runs * l->k1 * l->k2 > MAX_UNROLLED)
+		return fail(msg, msg_len, "--kernel %dx%d with --padding %dx%d: too many border cases to unroll",
+		            l->k1, l->k2, l->ph, l->pw);
+	l->oh = (int)oh;
+	l->ow = (int)ow;
+	/* Every array count, and every padded-plane offset the generated code
+	** forms (row * stride * width), must fit int. */
+	if (mul_int4(l->n, l->c, (long)l->h + 2L * l->ph, (long)l->w + 2L * l->pw) < 0 ||
+	    mul_int4(l->n, l->k, oh, ow) < 0 ||
+	    mul_int4(l->k, l->c / l->g, l->k1, l->k2) < 0 ||
+	    mul_int4(oh, l->sh, (long)l->w + 2L * l->pw, 1) < 0 ||
+	    mul_int4(l->n, l->c, l->h, l->w) < 0)
+		return fail(msg, msg_len, "layer too large: an array has more than %d elements", INT_MAX);
+	return CG_EXIT_OK;
+}
+
+/* Index of the first option in 'seen' order for repeated-option detection. */
+enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_N };
+
+static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
+	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
+	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
+	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
+	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
+	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
+	{"--seed", CG_ALLOW_VERIFY, 1},
+};
+
+static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra *x,
+                      char *msg, size_t msg_len)
+{
+	switch (o) {
+	case O_INPUT:    return parse_pair("--input", v, 0, 1, &l->h, &l->w, msg, msg_len);
+	case O_KERNEL:   return parse_pair("--kernel", v, 0, 1, &l->k1, &l->k2, msg, msg_len);
+	case O_BATCH:    return parse_one("--batch", v, &l->n, msg, msg_len);
+	case O_INCH:     return parse_one("--in-channels", v, &l->c, msg, msg_len);
+	case O_OUTCH:    return parse_one("--out-channels", v, &l->k, msg, msg_len);
+	case O_GROUPS:   return parse_one("--groups", v, &l->g, msg, msg_len);
+	case O_STRIDE:   return parse_pair("--stride", v, 1, 1, &l->sh, &l->sw, msg, msg_len);
+	case O_PADDING:  return parse_pair("--padding", v, 1, 0, &l->ph, &l->pw, msg, msg_len);
+	case O_DILATION: return parse_pair("--dilation", v, 1, 1, &l->dh, &l->dw, msg, msg_len);
+	case O_DTYPE:
+		if (strcmp(v, "float") == 0)
+			l->dtype = CG_FLOAT;
+		else if (strcmp(v, "double") == 0)
+			l->dtype = CG_DOUBLE;
+		else
+			return fail(msg, msg_len, "--dtype '%s': expected float or double", v);
+		return CG_EXIT_OK;
+	case O_OPS:      return parse_ops(v, &l->ops, msg, msg_len);
+	case O_NAME:     return parse_name(v, l->name, msg, msg_len);
+	case O_OUT:
+		if (*v == '\0')
+			return fail(msg, msg_len, "-o '': expected a directory");
+		x->out_dir = v;
+		return CG_EXIT_OK;
+	case O_FILE:
+		if (*v == '\0')
+			return fail(msg, msg_len, "--file '': expected a file name");
+		x->file = v;
+		return CG_EXIT_OK;
+	case O_EXHAUSTIVE: x->exhaustive = 1; return CG_EXIT_OK;
+	case O_JSON:       x->json = 1; return CG_EXIT_OK;
+	case O_SEED: {
+		char *end;
+		unsigned long s;
+		errno = 0;
+		s = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE)
+			return fail(msg, msg_len, "--seed '%s': expected a decimal number", v);
+		x->seed = s;
+		x->has_seed = 1;
+		return CG_EXIT_OK;
+	}
+	}
+	return fail(msg, msg_len, "internal error: option %d", o);
+}
+
+int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
+                   struct cg_extra *x, char *msg, size_t msg_len)
+{
+	int seen[O_N] = {0};
+	int i, o, r;
+	memset(l, 0, sizeof *l);
+	memset(x, 0, sizeof *x);
+	l->n = l->c = l->k = l->g = 1;
+	l->sh = l->sw = l->dh = l->dw = 1;
+	l->dtype = CG_FLOAT;
+	l->ops = CG_ALL_OPS;
+	strcpy(l->name, "conv");
+	x->seed = 1;
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		for (o = 0; o < O_N; o++)
+			if (strcmp(arg, options[o].flag) == 0)
+				break;
+		if (o == O_N || (options[o].allow && !(options[o].allow & allow))) {
+			if (arg[0] == '-')
+				return fail(msg, msg_len, "%s: unknown option (see convgen --help)", arg);
+			return fail(msg, msg_len, "'%s': unexpected argument (see convgen --help)", arg);
+		}
+		if (seen[o]++)
+			return fail(msg, msg_len, "%s: given twice", arg);
+		if (options[o].takes_value) {
+			if (i + 1 >= argc)
+				return fail(msg, msg_len, "%s: missing value", arg);
+			r = set_option(o, argv[++i], l, x, msg, msg_len);
+		} else {
+			r = set_option(o, NULL, l, x, msg, msg_len);
+		}
+		if (r != CG_EXIT_OK)
+			return r;
+		if (o <= O_NAME)
+			x->n_layer_options++;
+	}
+	if (x->file) {
+		if (x->n_layer_options > 0)
+			return fail(msg, msg_len, "--file: the layer comes from the file's header; drop the layer options");
+		return CG_EXIT_OK;
+	}
+	if (!seen[O_INPUT])
+		return fail(msg, msg_len, "--input: required (HxW)");
+	if (!seen[O_KERNEL])
+		return fail(msg, msg_len, "--kernel: required (k1xk2)");
+	return check(l, msg, msg_len);
+}

@@ -1,0 +1,66 @@
+/* layer.h: the one description of a convolution layer (MATH.md part II) that
+** gen/ and verify/ share, its parser and its validator.  A 'struct cg_layer'
+** that cg_layer_parse() accepted is valid: no code downstream re-checks it. */
+#ifndef CG_LAYER_H
+#define CG_LAYER_H
+
+#include <stddef.h>
+
+#define CG_VERSION "0.1.0"
+
+/* Exit statuses of SPEC.md; only main() turns a status into an exit code. */
+enum cg_status { CG_EXIT_OK = 0, CG_EXIT_FAIL = 1, CG_EXIT_USAGE = 2 };
+
+enum cg_dtype { CG_FLOAT, CG_DOUBLE };
+
+enum cg_op { CG_FORWARD, CG_GRAD_WEIGHT, CG_GRAD_INPUT, CG_GRAD_BIAS, CG_N_OPS };
+#define CG_OP_BIT(op) (1u << (op))
+#define CG_ALL_OPS 0xfu
+
+extern const char *const cg_op_names[CG_N_OPS];  /* "forward", ... */
+
+#define CG_NAME_MAX 64
+
+struct cg_layer {
+	int n, c, k, g;        /* batch, in-channels, out-channels, groups */
+	int h, w;              /* input height, width */
+	int k1, k2;            /* kernel height, width */
+	int sh, sw;            /* stride */
+	int ph, pw;            /* zero padding, both sides */
+	int dh, dw;            /* dilation */
+	int oh, ow;            /* output height, width: derived by the parser */
+	enum cg_dtype dtype;
+	unsigned ops;          /* set of CG_OP_BIT(op) */
+	char name[CG_NAME_MAX];
+};
+
+/* Element counts of SPEC.md.  The parser refuses layers whose counts exceed
+** INT_MAX, so these never overflow and every index in generated code fits int. */
+size_t cg_input_size(const struct cg_layer *l);   /* N*C*H*W */
+size_t cg_weight_size(const struct cg_layer *l);  /* K*(C/G)*k1*k2 */
+size_t cg_output_size(const struct cg_layer *l);  /* N*K*OH*OW */
+size_t cg_bias_size(const struct cg_layer *l);    /* K */
+
+/* What a command line asked for besides the layer. */
+struct cg_extra {
+	const char *out_dir;     /* -o DIR, or NULL */
+	const char *file;        /* --file F, or NULL */
+	int exhaustive;          /* --exhaustive */
+	int json;                /* --json */
+	int has_seed;            /* --seed given */
+	unsigned long seed;      /* --seed N */
+	int n_layer_options;     /* how many LAYER options were given */
+};
+
+/* Parse the options argv[0..argc-1] (no subcommand) into 'l' and 'x',
+** applying SPEC.md's defaults, then validate the layer.  Returns CG_EXIT_OK,
+** or CG_EXIT_USAGE with a one-line message in 'msg' naming the option.
+** 'allow' is a set of CG_ALLOW_* saying which non-layer options the caller
+** accepts.  When 'x->file' is set the layer options are not required. */
+#define CG_ALLOW_OUT        1u
+#define CG_ALLOW_FILE       2u
+#define CG_ALLOW_VERIFY     4u   /* --exhaustive, --json, --seed */
+int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
+                   struct cg_extra *x, char *msg, size_t msg_len);
+
+#endif

@@ -1,0 +1,74 @@
+-- template.lua: render templates/*.in, C text with Lua lines (STYLE.md section 4).
+-- A line whose first non-blank character is '$' (not '${') is Lua; '$--' is a comment;
+-- '${expr}' elsewhere is replaced by the value of expr.  Each template line
+-- becomes exactly one Lua line, so an error names the template's own line.
+
+local template = {}
+
+-- Return the Lua source that emits one text line, with ${} holes filled.
+local function text_line(line)
+  local parts = {}
+  local pos = 1
+  while true do
+    local s, e = line:find("${", pos, true)
+    if not s then break end
+    local depth, k = 1, e + 1
+    while k <= #line and depth > 0 do
+      local ch = line:sub(k, k)
+      if ch == "{" then depth = depth + 1 elseif ch == "}" then depth = depth - 1 end
+      k = k + 1
+    end
+    assert(depth == 0, "unclosed ${ in template line: " .. line)
+    if s > pos then parts[#parts + 1] = string.format("%q", line:sub(pos, s - 1)) end
+    parts[#parts + 1] = "_str(" .. line:sub(e + 1, k - 2) .. ")"
+    pos = k
+  end
+  parts[#parts + 1] = string.format("%q", line:sub(pos) .. "\n")
+  return "_out[#_out+1]=" .. table.concat(parts, "..")
+end
+
+-- Translate template text into a Lua chunk, one line for one line.
+function template.compile(text)
+  local lua = {}
+  for line in (text .. (text:sub(-1) == "\n" and "" or "\n")):gmatch("(.-)\n") do
+    -- '${T} *y' opens a text line with a hole: only '$' not followed by '{' starts Lua.
+    local code = line:match("^%s*%$(.*)$")
+    if code and code:sub(1, 1) ~= "{" then
+      lua[#lua + 1] = code:match("^%-%-") and "" or code
+    else
+      lua[#lua + 1] = text_line(line)
+    end
+  end
+  return table.concat(lua, "\n")
+end
+
+-- Return 'v' as template text; nil is a generator bug, not an empty string.
+local function to_text(v)
+  if v == nil then error("template substituted nil", 2) end
+  if math.type(v) == "float" then error("template substituted a float: " .. tostring(v), 2) end
+  return tostring(v)
+end
+
+-- Render template 'name' (its text is 'text') with the names in 'vars'.
+function template.render(name, text, vars)
+  local out = {}
+  local env = setmetatable({
+    _out = out,
+    _str = to_text,
+    -- Raise at the template line that asserted, as a compiler would.
+    assert = function(ok, msg)
+      if not ok then error(msg or "assertion failed", 2) end
+      return ok
+    end,
+  }, { __index = function(_, key)
+    local v = vars[key]
+    if v == nil then v = _ENV[key] end
+    return v
+  end })
+  local chunk, err = load(template.compile(text), "@templates/" .. name, "t", env)
+  if not chunk then error(err, 0) end
+  chunk()
+  return table.concat(out)
+end
+
+return template

@@ -1,0 +1,174 @@
+/* lua_bridge.c: the only file that sees lua.h.  All Lua work runs inside one
+** protected call, as lua.c runs its pmain, so no Lua error can abort convgen. */
+#include "lua_bridge.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedded.h"
+
+struct call {
+	const struct cg_layer *layer;
+	struct cg_text *h, *c;
+};
+
+static const char *const dtype_names[] = { "float", "double" };
+
+/* Copy the string at 'idx' into a fresh malloc'ed text. */
+static void take_text(lua_State *L, int idx, struct cg_text *t)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, idx, &len);
+	t->data = malloc(len + 1);
+	if (t->data == NULL)
+		luaL_error(L, "out of memory");
+	memcpy(t->data, s, len + 1);
+	t->len = len;
+}
+
+/* Push the layer as a table with MATH.md's lowercase letters. */
+static void push_layer(lua_State *L, const struct cg_layer *l)
+{
+	static const char *const keys[] = { "n", "c", "k", "g", "h", "w", "k1", "k2",
+	                                    "sh", "sw", "ph", "pw", "dh", "dw", "oh", "ow" };
+	const int values[] = { l->n, l->c, l->k, l->g, l->h, l->w, l->k1, l->k2,
+	                       l->sh, l->sw, l->ph, l->pw, l->dh, l->dw, l->oh, l->ow };
+	size_t i;
+	int op, n_ops = 0;
+	lua_createtable(L, 0, 22);                        /* layer */
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		lua_pushinteger(L, values[i]);                /* layer, value */
+		lua_setfield(L, -2, keys[i]);                 /* layer */
+	}
+	lua_pushstring(L, dtype_names[l->dtype]);
+	lua_setfield(L, -2, "dtype");
+	lua_pushstring(L, l->name);
+	lua_setfield(L, -2, "name");
+	lua_pushstring(L, CG_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_newtable(L);                                  /* layer, ops */
+	for (op = 0; op < CG_N_OPS; op++) {
+		if (l->ops & CG_OP_BIT(op)) {
+			lua_pushstring(L, cg_op_names[op]);       /* layer, ops, name */
+			lua_rawseti(L, -2, ++n_ops);              /* layer, ops */
+		}
+	}
+	lua_setfield(L, -2, "ops");                       /* layer */
+}
+
+/* Open only what the scripts need and make 'require' see the embedded
+** scripts alone: nothing is ever loaded from disk. */
+static void open_sandbox(lua_State *L)
+{
+	luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+	luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
+	luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+	luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+	luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+	lua_pop(L, 5);
+	lua_getglobal(L, LUA_LOADLIBNAME);                /* package */
+	lua_pushliteral(L, "");
+	lua_setfield(L, -2, "path");
+	lua_pushliteral(L, "");
+	lua_setfield(L, -2, "cpath");
+	lua_pushnil(L);
+	lua_setfield(L, -2, "loadlib");
+	lua_getfield(L, -1, "searchers");                 /* package, searchers */
+	lua_createtable(L, 1, 0);                         /* package, searchers, new */
+	lua_rawgeti(L, -2, 1);                            /* package, searchers, new, preload searcher */
+	lua_rawseti(L, -2, 1);                            /* package, searchers, new */
+	lua_setfield(L, -3, "searchers");                 /* package, searchers */
+	lua_pop(L, 2);
+}
+
+/* Register each embedded .lua as package.preload[module] and leave a table
+** of template texts, keyed by file name, on the stack. */
+static void load_embedded(lua_State *L)
+{
+	size_t i;
+	lua_getglobal(L, LUA_LOADLIBNAME);                /* package */
+	lua_getfield(L, -1, "preload");                   /* package, preload */
+	lua_newtable(L);                                  /* package, preload, texts */
+	for (i = 0; i < cg_n_embedded; i++) {
+		const struct cg_embedded *f = &cg_embedded_files[i];
+		size_t len = strlen(f->name);
+		if (len > 4 && strcmp(f->name + len - 4, ".lua") == 0) {
+			char chunk[96], module[96];
+			snprintf(chunk, sizeof chunk, "@%s", f->name);
+			snprintf(module, sizeof module, "%.*s", (int)(len - 4), f->name);
+			if (luaL_loadbuffer(L, (const char *)f->data, f->len, chunk) != LUA_OK)
+				lua_error(L);                         /* package, preload, texts, message */
+			lua_setfield(L, -3, module);              /* package, preload, texts */
+		} else {
+			lua_pushlstring(L, (const char *)f->data, f->len);
+			lua_setfield(L, -2, f->name);             /* package, preload, texts */
+		}
+	}
+	lua_remove(L, -2);                                /* package, texts */
+	lua_remove(L, -2);                                /* texts */
+}
+
+static int pmain(lua_State *L)
+{
+	struct call *call = lua_touserdata(L, 1);
+	open_sandbox(L);
+	load_embedded(L);                                 /* call, texts */
+	lua_getglobal(L, "require");                      /* call, texts, require */
+	lua_pushliteral(L, "convgen");
+	lua_call(L, 1, 1);                                /* call, texts, convgen */
+	lua_getfield(L, -1, "generate");                  /* call, texts, convgen, generate */
+	push_layer(L, call->layer);                       /* call, texts, convgen, generate, layer */
+	lua_pushvalue(L, 2);                              /* ..., generate, layer, texts */
+	lua_call(L, 2, 2);                                /* call, texts, convgen, h_text, c_text */
+	take_text(L, -2, call->h);
+	take_text(L, -1, call->c);
+	return 0;
+}
+
+#ifndef NDEBUG
+/* Debug builds: a traceback is for us, the developers. */
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	return 1;
+}
+#endif
+
+int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
+                    char *msg, size_t msg_len)
+{
+	struct call call;
+	int status, base;
+	lua_State *L = luaL_newstate();
+	h->data = c->data = NULL;
+	if (L == NULL) {
+		snprintf(msg, msg_len, "internal error: cannot create the Lua state (out of memory)");
+		return CG_EXIT_FAIL;
+	}
+	call.layer = l;
+	call.h = h;
+	call.c = c;
+#ifndef NDEBUG
+	lua_pushcfunction(L, traceback);                  /* handler */
+#else
+	lua_pushnil(L);                                   /* no handler */
+#endif
+	base = lua_gettop(L);
+	lua_pushcfunction(L, pmain);                      /* handler, pmain */
+	lua_pushlightuserdata(L, &call);                  /* handler, pmain, call */
+	status = lua_pcall(L, 1, 0, lua_isnil(L, base) ? 0 : base);
+	if (status != LUA_OK) {
+		const char *err = lua_tostring(L, -1);
+		snprintf(msg, msg_len, "internal error: %s", err ? err : "(no message)");
+		free(h->data);
+		free(c->data);
+		h->data = c->data = NULL;
+	}
+	lua_close(L);
+	return status == LUA_OK ? CG_EXIT_OK : CG_EXIT_FAIL;
+}

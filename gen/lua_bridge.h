@@ -1,0 +1,20 @@
+/* lua_bridge.h: the one boundary between C and Lua.  In: a valid layer.
+** Out: the texts of NAME.h and NAME.c. */
+#ifndef CG_LUA_BRIDGE_H
+#define CG_LUA_BRIDGE_H
+
+#include <stddef.h>
+
+#include "layer.h"
+
+struct cg_text {
+	char *data;     /* malloc'ed, NUL-terminated */
+	size_t len;
+};
+
+/* Render both files in memory.  Returns CG_EXIT_OK, or CG_EXIT_FAIL with
+** "internal error: ..." in 'msg' (a valid layer never fails: it is our bug). */
+int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
+                    char *msg, size_t msg_len);
+
+#endif

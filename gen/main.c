@@ -1,0 +1,164 @@
+/* main.c: the convgen command line (SPEC.md).  Parses the subcommand, hands
+** the options to cg_layer_parse(), then generates or verifies; only this
+** file turns a status into an exit code. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layer.h"
+#include "lua_bridge.h"
+#include "output.h"
+#include "../verify/verify.h"
+
+#define MSG_LEN 1024
+
+static const char help_text[] =
+"convgen " CG_VERSION ": generate a 2-D convolution layer's C kernels and prove them exactly\n"
+"\n"
+"Usage:\n"
+"  convgen generate LAYER [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
+"  convgen verify   LAYER [--dtype float|double] [--ops LIST] [--exhaustive] [--seed N]\n"
+"  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N]\n"
+"  convgen --help | --version\n"
+"\n"
+"LAYER options (defaults give the seed layer):\n"
+"  --input HxW          input height x width (required)\n"
+"  --kernel K1xK2       kernel height x width (required)\n"
+"  --batch N            batch size (1)\n"
+"  --in-channels C      input channels (1)\n"
+"  --out-channels K     output channels (1)\n"
+"  --groups G           groups, dividing C and K (1)\n"
+"  --stride S|SHxSW     stride (1)\n"
+"  --padding P|PHxPW    zero padding on both sides (0)\n"
+"  --dilation D|DHxDW   dilation (1)\n"
+"\n"
+"Other options:\n"
+"  --dtype float|double element type (float)\n"
+"  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias (all)\n"
+"  --name NAME          C identifier prefixing files and functions (conv)\n"
+"  -o DIR               output directory, created if needed\n"
+"  --file F             verify F, a NAME.c that 'generate' wrote, reading its layer\n"
+"                       from its header comment\n"
+"  --exhaustive         finite differences on every coordinate, however large\n"
+"  --seed N             seed of verify's random inputs (1)\n"
+"\n"
+"generate writes DIR/NAME.h and DIR/NAME.c. verify compiles the code with $CC\n"
+"(default cc), runs it and checks every op exactly; it prints one line per op\n"
+"and check and exits 0 only if all hold.\n"
+"\n"
+"Exit status: 0 success, 1 failure (I/O, compiler, a failed check), 2 bad usage\n"
+"or a layer that makes no sense.\n";
+
+static int generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg_len)
+{
+	struct cg_text h, c;
+	struct cg_file files[2];
+	char h_name[CG_NAME_MAX + 2], c_name[CG_NAME_MAX + 2];
+	int status = cg_lua_generate(l, &h, &c, msg, msg_len);
+	if (status != CG_EXIT_OK)
+		return status;
+	snprintf(h_name, sizeof h_name, "%s.h", l->name);
+	snprintf(c_name, sizeof c_name, "%s.c", l->name);
+	files[0].name = h_name;
+	files[0].data = h.data;
+	files[0].len = h.len;
+	files[1].name = c_name;
+	files[1].data = c.data;
+	files[1].len = c.len;
+	status = cg_write_files(dir, files, 2, msg, msg_len);
+	free(h.data);
+	free(c.data);
+	return status;
+}
+
+static void remove_tree(const char *dir, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s.h", dir, name);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/%s.c", dir, name);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* verify LAYER: generate into a private directory, then check exactly what
+** 'verify --file' checks, so the file proven is the file a user would ship. */
+static int verify_layer(const struct cg_layer *l, const struct vf_options *o, char *msg, size_t msg_len)
+{
+	char dir[4096], file[4200];
+	const char *tmp = getenv("TMPDIR");
+	int status;
+	snprintf(dir, sizeof dir, "%s/convgen-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		snprintf(msg, msg_len, "%s: cannot create temporary directory: %s", dir, strerror(errno));
+		return CG_EXIT_FAIL;
+	}
+	status = generate(l, dir, msg, msg_len);
+	if (status == CG_EXIT_OK) {
+		snprintf(file, sizeof file, "%s/%s.c", dir, l->name);
+		status = vf_verify_file(file, o, stdout, msg, msg_len);
+	}
+	remove_tree(dir, l->name);
+	return status;
+}
+
+static int run(int argc, char **argv, char *msg, size_t msg_len)
+{
+	struct cg_layer layer;
+	struct cg_extra extra;
+	struct vf_options vo;
+	const char *cmd;
+	int status;
+	if (argc < 2) {
+		snprintf(msg, msg_len, "missing command (generate, verify, --help or --version)");
+		return CG_EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(help_text, stdout);
+		return CG_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("convgen %s\n", CG_VERSION);
+		return CG_EXIT_OK;
+	}
+	if (strcmp(cmd, "generate") == 0) {
+		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_OUT, &layer, &extra, msg, msg_len);
+		if (status != CG_EXIT_OK)
+			return status;
+		if (extra.out_dir == NULL) {
+			snprintf(msg, msg_len, "-o: required (the output directory)");
+			return CG_EXIT_USAGE;
+		}
+		return generate(&layer, extra.out_dir, msg, msg_len);
+	}
+	if (strcmp(cmd, "verify") == 0) {
+		const char *cc = getenv("CC");
+		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_FILE | CG_ALLOW_VERIFY,
+		                        &layer, &extra, msg, msg_len);
+		if (status != CG_EXIT_OK)
+			return status;
+		memset(&vo, 0, sizeof vo);
+		vo.exhaustive = extra.exhaustive;
+		vo.seed = extra.seed;
+		vo.cc = cc && *cc ? cc : "cc";
+		if (extra.file)
+			return vf_verify_file(extra.file, &vo, stdout, msg, msg_len);
+		return verify_layer(&layer, &vo, msg, msg_len);
+	}
+	snprintf(msg, msg_len, "%s: unknown command (generate, verify, --help or --version)", cmd);
+	return CG_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	char msg[MSG_LEN] = "";
+	int status = run(argc, argv, msg, sizeof msg);
+	fflush(stdout);
+	if (status != CG_EXIT_OK && msg[0] != '\0')
+		fprintf(stderr, "convgen: %s\n", msg);
+	return status;
+}
