@@ -1,0 +1,27 @@
+# criterion_list.cmake: run as 'cmake -DEXE= -DTARGET= -DOUT= -P criterion_list.cmake'
+# (see CriterionDiscover.cmake).  Parses Criterion's '--list' output:
+#   suite: 2 tests
+#   |-- name
+#   `-- name
+set(ENV{LC_ALL} C)
+execute_process(COMMAND ${EXE} --list RESULT_VARIABLE rc OUTPUT_VARIABLE listing ERROR_VARIABLE err)
+set(body "")
+set(count 0)
+if(rc EQUAL 0)
+  string(REPLACE "\n" ";" lines "${listing}")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^([A-Za-z0-9_]+): [0-9]+ tests?$")
+      set(suite ${CMAKE_MATCH_1})
+    elseif(line MATCHES "^[|`]-- ([A-Za-z0-9_]+)$")
+      set(name ${suite}/${CMAKE_MATCH_1})
+      string(APPEND body "add_test(${name} \"${EXE}\" --filter ${name} --jobs=1)\n")
+      string(APPEND body "set_tests_properties(${name} PROPERTIES FAIL_REGULAR_EXPRESSION \"Sanitizer|runtime error\")\n")
+      math(EXPR count "${count} + 1")
+    endif()
+  endforeach()
+endif()
+if(count EQUAL 0)
+  set(body "add_test(${TARGET}/DISCOVERY_FAILED ${CMAKE_COMMAND} -E false)\n")
+  message(WARNING "${TARGET}: no tests listed (exit ${rc}): ${err}")
+endif()
+file(WRITE "${OUT}" "${body}")

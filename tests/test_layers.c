@@ -1,0 +1,47 @@
+/* test_layers.c: every row of layers.inc, in float and double, is generated,
+** compiled strictly by gcc and clang, its header compiled as C++, and proven
+** by 'convgen verify --file' on the very file generated. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+#define STRICT "-std=c99 -Wall -Wextra -Wpedantic -Werror -O2"
+
+static void check_layer(const char *opts, const char *dtype)
+{
+	char dir[256], all[512], cmd[2048];
+	struct run *r = malloc(sizeof *r);
+	const char *cc[] = { "gcc", "clang" };
+	size_t i;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	snprintf(all, sizeof all, "%s --dtype %s", opts, dtype);
+
+	/* generate */
+	cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
+
+	/* compile: C99 under both compilers, the header as C++ */
+	for (i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof cmd, "%s " STRICT " -c %s/conv.c -o %s/conv_%s.o", cc[i], dir, dir, cc[i]);
+		cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
+	}
+	snprintf(cmd, sizeof cmd,
+	         "printf '#include \"conv.h\"\\nint main() { return conv_INPUT_SIZE > 0 ? 0 : 1; }\\n' > %s/use.cpp && "
+	         "g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I%s %s/use.cpp", dir, dir, dir);
+	cr_expect_eq(run_shell(cmd), 0, "header does not compile as C++ (layer: %s)", all);
+
+	/* verify */
+	snprintf(cmd, sizeof cmd, "verify --file %s/conv.c", dir);
+	run_convgen(r, NULL, NULL, cmd);
+	cr_expect_eq(r->status, 0, "convgen verify %s: exit %d\n%s%s", all, r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "proved") != NULL, "no proof line for %s:\n%s", all, r->out);
+	free(r);
+	remove_dir(dir);
+}
+
+#define LAYER(id, opts) \
+	Test(layer_float, id) { check_layer(opts, "float"); } \
+	Test(layer_double, id) { check_layer(opts, "double"); }
+#include "layers.inc"

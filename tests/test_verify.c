@@ -1,0 +1,75 @@
+/* test_verify.c: a verifier that cannot catch a wrong kernel is worse than
+** none.  Each fixture in tests/fixtures/ is a generated file broken on purpose
+** (its comment says how); verify --file must reject it, exit 1, in the check
+** that should catch it, and name the op. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+/* The report has a line '<op> <check> FAILED ...' for the failed check. */
+static int has_failed_line(const char *report, const char *op, const char *check)
+{
+	const char *line = report;
+	while (line && *line) {
+		char o[32], c[32], verdict[32];
+		if (sscanf(line, "%31s %31s %31s", o, c, verdict) == 3 &&
+		    strcmp(o, op) == 0 && strcmp(c, check) == 0 && strcmp(verdict, "FAILED") == 0)
+			return 1;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return 0;
+}
+
+static void expect_rejected(const char *fixture, const char *op, const char *check)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+	/* Copy first: verify must not need to write next to the file it checks. */
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/%s/%s.c", SOURCE_DIR, fixture, fixture);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 1, "%s: exit %d, expected 1\n%s%s", fixture, r->status, r->out, r->err);
+	cr_expect(has_failed_line(r->out, op, check), "%s: no '%s %s FAILED' line:\n%s%s", fixture, op, check, r->out, r->err);
+	cr_expect(strstr(r->out, "FAILED") != NULL && strstr(r->out, "proved") == NULL,
+	          "%s: summary does not say FAILED:\n%s", fixture, r->out);
+	free(r);
+}
+
+Test(verify, rejects_grad_input_without_the_flip)     { expect_rejected("no_flip", "grad_input", "reference"); }
+Test(verify, finite_differences_catch_the_missing_flip) { expect_rejected("no_flip", "grad_input", "finite-diff"); }
+Test(verify, rejects_an_off_by_one_at_the_border)     { expect_rejected("border_off_by_one", "forward", "reference"); }
+Test(verify, rejects_grad_weight_with_I_and_dY_swapped) { expect_rejected("swapped_operands", "grad_weight", "reference"); }
+Test(verify, rejects_a_forward_that_drops_the_bias)   { expect_rejected("no_bias", "forward", "reference"); }
+Test(verify, rejects_accumulating_into_the_output)    { expect_rejected("accumulates", "grad_weight", "reference"); }
+Test(verify, rejects_a_group_offset_off_by_one)       { expect_rejected("group_offset", "grad_weight", "reference"); }
+Test(verify, finite_differences_catch_the_group_offset) { expect_rejected("group_offset", "grad_weight", "finite-diff"); }
+Test(verify, rejects_stride_ignored_in_grad_input)    { expect_rejected("stride_ignored", "grad_input", "reference"); }
+Test(verify, rejects_dilation_on_the_wrong_axis)      { expect_rejected("dilation_axis", "forward", "reference"); }
+Test(verify, rejects_a_write_past_the_end)            { expect_rejected("writes_past_end", "grad_input", "reference"); }
+
+/* The failure names the coordinate and both values, in the verifier's format. */
+Test(verify, failure_names_coordinate_expected_and_computed)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/border_off_by_one/border_off_by_one.c", SOURCE_DIR);
+	run_convgen(r, NULL, NULL, args);
+	/* forward stops at column 1: the first wrong output is Y[n=0,k=0,i=0,j=2]. */
+	cr_expect(strstr(r->out, "forward[n=0,k=0,i=0,j=2]: expected ") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, ", computed ") != NULL, "%s", r->out);
+	free(r);
+}
+
+/* Every fixture compiles cleanly: the verifier rejects it for its values, not its syntax. */
+Test(verify, fixtures_compile_under_strict_flags)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+	         "for f in %s/tests/fixtures/*/*.c; do gcc -std=c99 -Wall -Wextra -Wpedantic -Werror -fsyntax-only \"$f\" || exit 1; done",
+	         SOURCE_DIR);
+	cr_expect_eq(run_shell(cmd), 0);
+}

@@ -1,0 +1,61 @@
+/* report.c: the text report, one aligned line per op and check, then a
+** summary.  It only prints what the checks stored in 'struct vf_result', so a
+** JSON printer can sit beside it and say the same. */
+#include "vf.h"
+
+const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding" };
+
+void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts)
+{
+	fprintf(out, "verify %s.c: %s (%s)\n", l->name, layer_opts,
+	        l->dtype == CG_FLOAT ? "float" : "double");
+}
+
+/* What a check that held established, in one phrase. */
+static void claim(const struct vf_result *r, FILE *out)
+{
+	switch (r->check) {
+	case VF_REFERENCE:
+		fprintf(out, "%lld outputs == exact (integer inputs, |x| <= 2^%d)%s", r->n_items,
+		        r->magnitude_exp, r->op == CG_FORWARD ? ", with bias and with bias NULL" : "");
+		break;
+	case VF_FDIFF:
+		if (r->directional)
+			fprintf(out, "%lld directions in {0..2^%d-1}^%lld: P(wrong gradient passes) <= 2^-%d",
+			        r->n_items, r->dir_bits, r->dir_len, r->bound_exp);
+		else
+			fprintf(out, "%lld coordinates, exact central differences (integer inputs, |x| <= 2^%d)",
+			        r->n_items, r->magnitude_exp);
+		break;
+	default:
+		fprintf(out, "%lld outputs within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "
+		        "inputs A/2^%d)", r->n_items, r->frac_bits);
+		break;
+	}
+}
+
+void vf_report_result(FILE *out, const struct vf_result *r)
+{
+	fprintf(out, "%-12s %-13s %-4s ", cg_op_names[r->op], vf_check_names[r->check],
+	        r->passed ? "ok" : "FAILED");
+	if (r->passed)
+		claim(r, out);
+	else
+		fputs(r->detail, out);
+	fputc('\n', out);
+	fflush(out);   /* a long run shows its progress */
+}
+
+void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
+                       unsigned long seed)
+{
+	int i, n_failed = 0;
+
+	for (i = 0; i < n_results; i++)
+		n_failed += !r[i].passed;
+	if (n_failed == 0)
+		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)\n", n_ops, n_results, seed);
+	else
+		fprintf(out, "FAILED: %d of %d checks (seed %lu)\n", n_failed, n_results, seed);
+	fflush(out);
+}

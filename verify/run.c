@@ -1,0 +1,233 @@
+/* run.c: call one op of the code under test so that nothing it does can hurt
+** the verifier.  The call happens in a forked child (a crash or a hang is a
+** failed check, not a dead convgen); arrays live in MAP_SHARED mappings the
+** parent reads afterwards; each array ends right at a PROT_NONE page, so
+** reading or writing past its end faults, and starts after a canary region
+** that the parent checks, so a write before its start is caught too. */
+#define _DEFAULT_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "vf.h"
+
+#define VF_TIMEOUT 60          /* seconds a call may take: generous for naive loops on 2^31 outputs */
+#define CANARY 0xcb            /* a byte pattern no float or double output is likely to end in */
+
+enum { CHILD_OK = 0, CHILD_LOAD = 3, CHILD_SYMBOL = 4, CHILD_SETUP = 5 };
+
+static size_t page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+	return p > 0 ? (size_t)p : 4096;
+}
+
+/* Layout: [guard page][canary: at least one page][data][guard page]. */
+int vf_buf_alloc(struct vf_buf *b, size_t n, size_t elem)
+{
+	size_t pg = page_size(), bytes = n * elem;
+	size_t data_pages = (bytes + pg - 1) / pg;
+	unsigned char *end;
+
+	memset(b, 0, sizeof *b);
+	b->map_len = (data_pages + 3) * pg;
+	b->map = mmap(NULL, b->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		return -1;
+	}
+	end = b->map + b->map_len - pg;
+	if (mprotect(b->map, pg, PROT_NONE) != 0 || mprotect(end, pg, PROT_NONE) != 0) {
+		vf_buf_free(b);
+		return -1;
+	}
+	b->data = end - bytes;     /* page-aligned minus a multiple of elem: aligned for T */
+	b->canary = b->map + pg;
+	b->canary_len = (size_t)((unsigned char *)b->data - b->canary);
+	b->n = n;
+	b->elem = elem;
+	return 0;
+}
+
+void vf_buf_free(struct vf_buf *b)
+{
+	if (b->map)
+		munmap(b->map, b->map_len);
+	memset(b, 0, sizeof *b);
+}
+
+void vf_buf_set(struct vf_buf *b, size_t i, double v)
+{
+	if (b->elem == sizeof(float))
+		((float *)b->data)[i] = (float)v;
+	else
+		((double *)b->data)[i] = v;
+}
+
+double vf_buf_get(const struct vf_buf *b, size_t i)
+{
+	if (b->elem == sizeof(float))
+		return ((const float *)b->data)[i];
+	return ((const double *)b->data)[i];
+}
+
+/* NaN, so an output element the op forgets to write, or accumulates into, shows. */
+void vf_buf_fill_nan(struct vf_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		vf_buf_set(b, i, NAN);
+}
+
+static int canary_intact(const struct vf_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->canary_len; i++)
+		if (b->canary[i] != CANARY)
+			return 0;
+	return 1;
+}
+
+typedef void fwd_f(const float *, const float *, const float *, float *);
+typedef void fwd_d(const double *, const double *, const double *, double *);
+typedef void two_f(const float *, const float *, float *);
+typedef void two_d(const double *, const double *, double *);
+typedef void one_f(const float *, float *);
+typedef void one_d(const double *, double *);
+
+/* Call through the prototype SPEC.md gives the op, for T = float or double. */
+static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void *out)
+{
+	union { void *p; fwd_f *ff; fwd_d *fd; two_f *tf; two_d *td; one_f *of; one_d *od; } u;
+
+	u.p = sym;   /* POSIX guarantees dlsym's object pointer converts to a function pointer */
+	switch (op) {
+	case CG_FORWARD:
+		if (is_float) u.ff(a[0], a[1], a[2], out); else u.fd(a[0], a[1], a[2], out);
+		break;
+	case CG_GRAD_BIAS:
+		if (is_float) u.of(a[0], out); else u.od(a[0], out);
+		break;
+	default:
+		if (is_float) u.tf(a[0], a[1], out); else u.td(a[0], a[1], out);
+		break;
+	}
+}
+
+/* Runs in the child, never returns.  Loading happens here too, so even a
+** constructor in the file under test runs outside the verifier. */
+static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
+                  char *note, size_t note_len)
+{
+	struct rlimit no_core = { 0, 0 };
+	enum vf_tensor t[3];
+	void *h, *sym = NULL, *a[3] = { NULL, NULL, NULL };
+	char name[CG_NAME_MAX + 32];
+	int i, n_in, o;
+
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	setrlimit(RLIMIT_CORE, &no_core);     /* a crash is expected here, a core file is not */
+	alarm(VF_TIMEOUT);
+	h = dlopen(x->so_path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(note, note_len, "cannot load the compiled file: %s", dlerror());
+		_exit(CHILD_LOAD);
+	}
+	for (o = op < 0 ? 0 : op; o < (op < 0 ? CG_N_OPS : op + 1); o++) {
+		if (!(x->l.ops & CG_OP_BIT(o)))
+			continue;
+		snprintf(name, sizeof name, "%s_%s", x->l.name, cg_op_names[o]);
+		sym = dlsym(h, name);
+		if (!sym) {
+			snprintf(note, note_len, "the compiled file has no function %s", name);
+			_exit(CHILD_SYMBOL);
+		}
+	}
+	if (op < 0 || !sym)
+		_exit(op < 0 ? CHILD_OK : CHILD_SETUP);
+	/* Inputs are const in the ABI: make writing them (and their canaries) fault. */
+	n_in = vf_op_inputs((enum cg_op)op, t);
+	for (i = 0; i < n_in; i++) {
+		if (!in[i])
+			continue;
+		a[i] = in[i]->data;
+		if (mprotect(in[i]->canary, in[i]->map_len - 2 * page_size(), PROT_READ) != 0) {
+			snprintf(note, note_len, "mprotect: %s", strerror(errno));
+			_exit(CHILD_SETUP);
+		}
+	}
+	call(sym, x->elem == sizeof(float), (enum cg_op)op, a, out->data);
+	_exit(CHILD_OK);
+}
+
+/* Fork, run, wait, and say why it went wrong if it did.  op < 0: only load
+** and look up every op's symbol. */
+static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
+                     char *why, size_t why_len)
+{
+	size_t pg = page_size();
+	char *note = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+	int st, rc = -1;
+
+	if (note == MAP_FAILED) {
+		snprintf(why, why_len, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	note[0] = '\0';
+	fflush(NULL);   /* the child leaves by _exit; nothing buffered should be written twice anyway */
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, why_len, "fork: %s", strerror(errno));
+		munmap(note, pg);
+		return -1;
+	}
+	if (pid == 0)
+		child(x, op, in, out, note, pg);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(why, why_len, "waitpid: %s", strerror(errno));
+			munmap(note, pg);
+			return -1;
+		}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+		snprintf(why, why_len, "did not return within %d s", VF_TIMEOUT);
+	else if (WIFSIGNALED(st))
+		snprintf(why, why_len, "crashed with signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else if (WEXITSTATUS(st) != CHILD_OK && note[0])
+		snprintf(why, why_len, "%s", note);
+	else if (WEXITSTATUS(st) != CHILD_OK)
+		snprintf(why, why_len, "exited with status %d", WEXITSTATUS(st));
+	else
+		rc = 0;
+	munmap(note, pg);
+	return rc;
+}
+
+int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
+{
+	struct vf_buf *none[3] = { NULL, NULL, NULL };
+
+	return run_child(x, -1, none, NULL, why, why_len);
+}
+
+int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
+           char *why, size_t why_len)
+{
+	memset(out->canary, CANARY, out->canary_len);
+	if (run_child(x, (int)op, in, out, why, why_len) != 0)
+		return -1;
+	if (!canary_intact(out)) {
+		snprintf(why, why_len, "wrote before the start of its output array");
+		return -1;
+	}
+	return 0;
+}

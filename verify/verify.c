@@ -1,0 +1,107 @@
+/* verify.c: vf_verify_file, the one path through the checker: read the layer
+** from the file's header, compile the file, run every check on every op it
+** contains, print the report.  'verify LAYER' ends up here too. */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "vf.h"
+
+#define MAX_RESULTS (CG_N_OPS * VF_N_CHECKS)
+
+/* Which checks an op gets: forward has no gradient to difference. */
+static int has_check(enum cg_op op, enum vf_check c)
+{
+	return !(op == CG_FORWARD && c == VF_FDIFF);
+}
+
+static int (*const checks[VF_N_CHECKS])(const struct vf_ctx *, enum cg_op, struct vf_result *) = {
+	vf_check_reference, vf_check_fdiff, vf_check_rounding
+};
+
+static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_options *o,
+                  const char *so)
+{
+	memset(x, 0, sizeof *x);
+	x->l = *l;
+	x->so_path = so;
+	x->exhaustive = o ? o->exhaustive : 0;
+	x->seed = o ? o->seed : 1;
+	x->size[VF_I] = cg_input_size(l);
+	x->size[VF_W] = cg_weight_size(l);
+	x->size[VF_B] = cg_bias_size(l);
+	x->size[VF_Y] = cg_output_size(l);
+	x->p = l->dtype == CG_FLOAT ? 24 : 53;
+	x->elem = l->dtype == CG_FLOAT ? sizeof(float) : sizeof(double);
+}
+
+/* Run every check; returns CG_EXIT_OK or CG_EXIT_FAIL, msg set only for an
+** internal error (the report describes failed checks). */
+static int run_checks(const struct vf_ctx *x, FILE *out, const char *path, char *msg, size_t msg_len)
+{
+	struct vf_result res[MAX_RESULTS];
+	int n = 0, n_ops = 0, op, c;
+
+	for (op = 0; op < CG_N_OPS; op++) {
+		if (!(x->l.ops & CG_OP_BIT(op)))
+			continue;
+		n_ops++;
+		for (c = 0; c < VF_N_CHECKS; c++) {
+			struct vf_result *r = &res[n];
+			if (!has_check((enum cg_op)op, (enum vf_check)c))
+				continue;
+			memset(r, 0, sizeof *r);
+			r->op = (enum cg_op)op;
+			r->check = (enum vf_check)c;
+			r->applicable = 1;
+			r->magnitude_exp = -1;
+			r->seed = x->seed;
+			if (checks[c](x, (enum cg_op)op, r) != 0) {
+				snprintf(msg, msg_len, "%s: internal error in the %s check of %s (out of memory "
+				         "or a bound exceeded)", path, vf_check_names[c], cg_op_names[op]);
+				return CG_EXIT_FAIL;
+			}
+			vf_report_result(out, r);
+			n++;
+		}
+	}
+	vf_report_summary(out, res, n, n_ops, x->seed);
+	for (c = 0; c < n; c++)
+		if (!res[c].passed)
+			return CG_EXIT_FAIL;
+	return CG_EXIT_OK;
+}
+
+int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char *msg, size_t msg_len)
+{
+	struct cg_layer l;
+	struct vf_ctx x;
+	char opts[1024], dir[4096], so[4200], why[512];
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	msg[0] = '\0';
+	rc = vf_read_header(path, &l, opts, sizeof opts, msg, msg_len);
+	if (rc != CG_EXIT_OK)
+		return rc;
+	snprintf(dir, sizeof dir, "%s/convgen-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		snprintf(msg, msg_len, "%s: cannot create a temporary directory: %s", path, strerror(errno));
+		return CG_EXIT_FAIL;
+	}
+	snprintf(so, sizeof so, "%s/kernel.so", dir);
+	setup(&x, &l, o, so);
+	rc = vf_compile(o ? o->cc : NULL, path, so, msg, msg_len);
+	if (rc == CG_EXIT_OK && vf_probe(&x, why, sizeof why) != 0) {
+		snprintf(msg, msg_len, "%s: %s", path, why);
+		rc = CG_EXIT_FAIL;
+	}
+	if (rc == CG_EXIT_OK) {
+		vf_report_header(out, &l, opts);
+		rc = run_checks(&x, out, path, msg, msg_len);
+	}
+	unlink(so);
+	rmdir(dir);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/* vf.h: what the files of verify/ share (verify.h is the public API): the
+** layer under test, guarded buffers, exact values, the PRNG and the results
+** that report.c prints.  Nothing here is seen outside verify/. */
+#ifndef VF_H
+#define VF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../gen/layer.h"
+#include "verify.h"
+
+/* 128-bit integers (gcc and clang): exact sums that int64 cannot hold.
+** __extension__ keeps -Wpedantic quiet about a type ISO C lacks. */
+__extension__ typedef __int128 vf_i128;
+__extension__ typedef unsigned __int128 vf_u128;
+
+/* The four tensors of MATH.md part II; a gradient has its tensor's shape. */
+enum vf_tensor { VF_I, VF_W, VF_B, VF_Y, VF_N_TENSORS };
+
+/* The layer under test and how to reach its compiled code. */
+struct vf_ctx {
+	struct cg_layer l;
+	const char *so_path;          /* the compiled NAME.c */
+	int exhaustive;               /* --exhaustive */
+	unsigned long seed;
+	size_t size[VF_N_TENSORS];    /* element counts */
+	int p;                        /* significand bits of T: 24 or 53, u = 2^-p */
+	size_t elem;                  /* sizeof(T) */
+};
+
+/* ---- results (report.c prints them; a JSON printer will read the same) */
+enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_N_CHECKS };
+extern const char *const vf_check_names[VF_N_CHECKS];
+
+struct vf_result {
+	enum cg_op op;
+	enum vf_check check;
+	int passed;
+	int applicable;         /* 0: the check could not be made exact (counts as failed) */
+	long long n_items;      /* outputs, coordinates or directions checked */
+	int magnitude_exp;      /* integer inputs had |x| <= 2^magnitude_exp; -1 if none */
+	int directional;        /* finite differences: 1 random directions, 0 unit vectors */
+	int dir_bits;           /* directions drawn from {0..2^dir_bits-1}^dir_len */
+	long long dir_len;
+	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
+	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
+	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
+	unsigned long seed;
+	char detail[480];       /* the first wrong coordinate and its values, or why not applicable */
+};
+
+void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts);
+void vf_report_result(FILE *out, const struct vf_result *r);
+void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
+                       unsigned long seed);
+
+/* ---- checks: each fills 'r' and returns 0, or -1 on an internal error (msg set) */
+int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+
+/* ---- header.c: the layer a generated file was made for */
+int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
+                   char *msg, size_t msg_len);
+
+/* ---- kernel.c: compiling the file under test */
+int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len);
+
+/* ---- run.c: guarded buffers and running one op in a child process */
+struct vf_buf {
+	unsigned char *map;     /* the whole mapping: guard, canary, data, guard */
+	size_t map_len;
+	unsigned char *canary;  /* from the end of the front guard page up to 'data' */
+	size_t canary_len;
+	void *data;             /* n elements of size elem; data + n*elem is a guard page */
+	size_t n, elem;
+};
+int vf_buf_alloc(struct vf_buf *b, size_t n, size_t elem);
+void vf_buf_free(struct vf_buf *b);
+void vf_buf_set(struct vf_buf *b, size_t i, double v);
+double vf_buf_get(const struct vf_buf *b, size_t i);
+void vf_buf_fill_nan(struct vf_buf *b);
+
+/* Run 'op' of the compiled file on in[0..] (the op's inputs in ABI order; for
+** forward in[2] may be NULL) writing 'out'.  Returns 0, or -1 with why the
+** call failed (crash, timeout, write outside 'out', missing symbol) in 'why'. */
+int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
+           char *why, size_t why_len);
+/* Load the compiled file in a child and look up every op's symbol. */
+int vf_probe(const struct vf_ctx *x, char *why, size_t why_len);
+
+/* ---- rng.c: deterministic xoshiro256**, one stream per (seed, op, check) */
+struct vf_rng { uint64_t s[4]; };
+void vf_rng_seed(struct vf_rng *r, unsigned long seed, unsigned stream);
+uint64_t vf_rng_next(struct vf_rng *r);
+int64_t vf_rng_range(struct vf_rng *r, int64_t lo, int64_t hi);   /* uniform in [lo, hi] */
+
+/* ---- call.c: the arrays of one call of one op.  Inputs are kept twice:
+** as integer numerators for the exact side, and as T = numerator / 2^frac in
+** guarded buffers for the code under test. */
+struct vf_call {
+	enum cg_op op;
+	int n_in;
+	enum vf_tensor t[3];      /* the inputs' shapes, in ABI order */
+	int64_t *num[3];          /* the inputs' numerators */
+	struct vf_buf in[3], out;
+	struct vf_buf *arg[3];    /* what vf_run passes: &in[i], or NULL for a bias left out */
+};
+int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
+void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac);
+void vf_call_close(struct vf_call *c);
+/* vf_run on c's arrays, with the output reset to NaN first. */
+int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len);
+
+/* ---- reference.c: MATH.md part II, exactly, on integer numerators */
+struct vf_exact {
+	vf_i128 v;             /* the exact value, in units of the products */
+	vf_u128 s;    /* sum of |a_i * b_i| over its terms */
+	int64_t n;              /* number of terms (the bias counts as one) */
+};
+void vf_ref_forward(const struct cg_layer *l, const int64_t *I, const int64_t *W,
+                    const int64_t *b, int64_t b_scale, struct vf_exact *Y);
+void vf_ref_grad_weight(const struct cg_layer *l, const int64_t *I, const int64_t *dY,
+                        struct vf_exact *dW);
+void vf_ref_grad_input(const struct cg_layer *l, const int64_t *W, const int64_t *dY,
+                       struct vf_exact *dI);
+void vf_ref_grad_bias(const struct cg_layer *l, const int64_t *dY, int64_t scale,
+                      struct vf_exact *db);
+
+/* ---- tensor.c: shapes, coordinates, formatting */
+enum vf_tensor vf_op_output(enum cg_op op);
+int vf_op_inputs(enum cg_op op, enum vf_tensor t[3]);
+void vf_coord(const struct cg_layer *l, enum vf_tensor t, size_t i, char *buf, size_t len);
+void vf_fmt_value(double v, char *buf, size_t len);
+void vf_fmt_i128(vf_i128 v, char *buf, size_t len);
+uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op);
+int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op);
+
+#endif
