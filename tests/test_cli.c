@@ -213,3 +213,24 @@ Test(cli, exits_1_when_the_c_compiler_fails)
 	cr_expect_eq(r->status, 1, "exit %d: %s", r->status, r->err);
 	free(r);
 }
+
+/* docs/cli.md holds 'convgen --help' word for word, in its first text block. */
+Test(cli, help_matches_docs)
+{
+	struct run *r = malloc(sizeof *r);
+	char path[512];
+	char *doc, *start, *end;
+	snprintf(path, sizeof path, "%s/docs/cli.md", SOURCE_DIR);
+	doc = read_file(path, NULL);
+	cr_assert(doc, "%s missing", path);
+	start = strstr(doc, "```text\n");
+	cr_assert(start, "no ```text block in %s", path);
+	start += 8;
+	end = strstr(start, "```\n");
+	cr_assert(end);
+	*end = '\0';
+	run_convgen(r, NULL, NULL, "--help");
+	cr_expect_str_eq(start, r->out, "docs/cli.md and convgen --help differ");
+	free(doc);
+	free(r);
+}

@@ -179,6 +179,11 @@ static int directional(struct fd *f, enum cg_op op, struct vf_rng *rng, struct v
 			         N_DIRS, ev, cv);
 		}
 	}
+	if (r->n_wrong > 1) {
+		size_t k = strlen(r->detail);
+		snprintf(r->detail + k, sizeof r->detail - k, " (%lld of %d directions wrong)",
+		         r->n_wrong, N_DIRS);
+	}
 	free(v);
 	return rc;
 }
@@ -237,7 +242,8 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		}
 	}
 	rc = 0;
-	if (vf_call_run(x, &c, why, sizeof why) != 0) {
+	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
+		r->timed_out = i == VF_TIMED_OUT;
 		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
 		r->n_wrong = 1;
 		goto done;

@@ -72,8 +72,9 @@ int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 	for (pass = 0; pass < (op == CG_FORWARD ? 2 : 1); pass++) {
 		if (pass == 1)
 			c.arg[2] = NULL;
-		if (vf_call_run(x, &c, why, sizeof why) != 0) {
+		if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
 			crashed = 1;
+			r->timed_out = i == VF_TIMED_OUT;
 			snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[op],
 			         pass ? " (bias NULL)" : "", why);
 			break;

@@ -11,25 +11,32 @@ void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opt
 	        l->dtype == CG_FLOAT ? "float" : "double");
 }
 
+static const char *plural(long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* What a check that held established, in one phrase. */
 static void claim(const struct vf_result *r, FILE *out)
 {
+	long long n = r->n_items;
+
 	switch (r->check) {
 	case VF_REFERENCE:
-		fprintf(out, "%lld outputs == exact (integer inputs, |x| <= 2^%d)%s", r->n_items,
+		fprintf(out, "%lld output%s == exact (integer inputs, |x| <= 2^%d)%s", n, plural(n),
 		        r->magnitude_exp, r->op == CG_FORWARD ? ", with bias and with bias NULL" : "");
 		break;
 	case VF_FDIFF:
 		if (r->directional)
-			fprintf(out, "%lld directions in {0..2^%d-1}^%lld: P(wrong gradient passes) <= 2^-%d",
-			        r->n_items, r->dir_bits, r->dir_len, r->bound_exp);
+			fprintf(out, "%lld direction%s in {0..2^%d-1}^%lld: P(wrong gradient passes) <= 2^-%d",
+			        n, plural(n), r->dir_bits, r->dir_len, r->bound_exp);
 		else
-			fprintf(out, "%lld coordinates, exact central differences (integer inputs, |x| <= 2^%d)",
-			        r->n_items, r->magnitude_exp);
+			fprintf(out, "%lld coordinate%s, exact central differences (integer inputs, |x| <= 2^%d)",
+			        n, plural(n), r->magnitude_exp);
 		break;
 	default:
-		fprintf(out, "%lld outputs within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "
-		        "inputs A/2^%d)", r->n_items, r->frac_bits);
+		fprintf(out, "%lld output%s within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "
+		        "inputs A/2^%d)", n, plural(n), r->frac_bits);
 		break;
 	}
 }

@@ -125,7 +125,8 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 	for (i = 0; i < c.n_in; i++)
 		vf_call_fill(&c, i, &rng, -top, top, f);
 	r->n_items = (long long)c.out.n;
-	if (vf_call_run(x, &c, why, sizeof why) != 0) {
+	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
+		r->timed_out = i == VF_TIMED_OUT;
 		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
 		goto done;
 	}

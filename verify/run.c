@@ -198,9 +198,10 @@ static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3],
 			munmap(note, pg);
 			return -1;
 		}
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
 		snprintf(why, why_len, "did not return within %d s", VF_TIMEOUT);
-	else if (WIFSIGNALED(st))
+		rc = VF_TIMED_OUT;
+	} else if (WIFSIGNALED(st))
 		snprintf(why, why_len, "crashed with signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
 	else if (WEXITSTATUS(st) != CHILD_OK && note[0])
 		snprintf(why, why_len, "%s", note);
@@ -222,9 +223,11 @@ int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
 int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
            char *why, size_t why_len)
 {
+	int rc;
+
 	memset(out->canary, CANARY, out->canary_len);
-	if (run_child(x, (int)op, in, out, why, why_len) != 0)
-		return -1;
+	if ((rc = run_child(x, (int)op, in, out, why, why_len)) != 0)
+		return rc;
 	if (!canary_intact(out)) {
 		snprintf(why, why_len, "wrote before the start of its output array");
 		return -1;

@@ -41,12 +41,13 @@ static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_op
 static int run_checks(const struct vf_ctx *x, FILE *out, const char *path, char *msg, size_t msg_len)
 {
 	struct vf_result res[MAX_RESULTS];
-	int n = 0, n_ops = 0, op, c;
+	int n = 0, n_ops = 0, op, c, hung;
 
 	for (op = 0; op < CG_N_OPS; op++) {
 		if (!(x->l.ops & CG_OP_BIT(op)))
 			continue;
 		n_ops++;
+		hung = -1;
 		for (c = 0; c < VF_N_CHECKS; c++) {
 			struct vf_result *r = &res[n];
 			if (!has_check((enum cg_op)op, (enum vf_check)c))
@@ -57,11 +58,16 @@ static int run_checks(const struct vf_ctx *x, FILE *out, const char *path, char 
 			r->applicable = 1;
 			r->magnitude_exp = -1;
 			r->seed = x->seed;
-			if (checks[c](x, (enum cg_op)op, r) != 0) {
+			if (hung >= 0) {   /* one wait for a hung op is enough */
+				snprintf(r->detail, sizeof r->detail, "not run: %s did not return in the %s check",
+				         cg_op_names[op], vf_check_names[hung]);
+			} else if (checks[c](x, (enum cg_op)op, r) != 0) {
 				snprintf(msg, msg_len, "%s: internal error in the %s check of %s (out of memory "
 				         "or a bound exceeded)", path, vf_check_names[c], cg_op_names[op]);
 				return CG_EXIT_FAIL;
 			}
+			if (r->timed_out)
+				hung = c;
 			vf_report_result(out, r);
 			n++;
 		}

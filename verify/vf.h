@@ -46,6 +46,7 @@ struct vf_result {
 	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
 	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
+	int timed_out;          /* the op did not return: its later checks are not run */
 	unsigned long seed;
 	char detail[480];       /* the first wrong coordinate and its values, or why not applicable */
 };
@@ -84,7 +85,9 @@ void vf_buf_fill_nan(struct vf_buf *b);
 
 /* Run 'op' of the compiled file on in[0..] (the op's inputs in ABI order; for
 ** forward in[2] may be NULL) writing 'out'.  Returns 0, or -1 with why the
-** call failed (crash, timeout, write outside 'out', missing symbol) in 'why'. */
+** call failed (crash, write outside 'out', missing symbol) in 'why', or
+** VF_TIMED_OUT when it did not return. */
+#define VF_TIMED_OUT (-2)
 int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
            char *why, size_t why_len);
 /* Load the compiled file in a child and look up every op's symbol. */
