@@ -107,10 +107,10 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 	size_t k;
 
 	r->frac_bits = f;
-	if (n_max >= ((uint64_t)1 << x->p) / 2) {
+	if (n_max >= ((uint64_t)1 << x->p)) {   /* gamma_n needs n u < 1 */
 		r->applicable = 0;
 		snprintf(r->detail, sizeof r->detail, "not applicable: an output of %s sums %llu terms, "
-		         "n u >= 1/2 and gamma_n bounds nothing useful", cg_op_names[op],
+		         "n u >= 1 and Higham's gamma_n is undefined", cg_op_names[op],
 		         (unsigned long long)n_max);
 		return 0;
 	}
