@@ -108,23 +108,5 @@ Test(output, creates_missing_parent_directories)
 	remove_dir(dir);
 }
 
-/* A write stopped by the file-size limit leaves the old files intact and no temporary. */
-Test(output, failed_write_leaves_old_files_and_no_temporary)
-{
-	char dir[256], cmd[1024];
-	char *before, *after;
-	cr_assert(scratch_dir(dir, sizeof dir));
-	cr_assert_eq(generate(dir, "conv", "--input 5x5 --kernel 3x3"), 0);
-	before = read_in(dir, "conv.c", NULL);
-	snprintf(cmd, sizeof cmd,
-	         "(ulimit -f 4; trap '' XFSZ; exec %s generate --input 64x64 --kernel 7x7 --padding 3 -o %s) 2>/dev/null",
-	         CONVGEN, dir);
-	cr_expect_eq(run_shell(cmd), 1, "a failed write must exit 1");
-	after = read_in(dir, "conv.c", NULL);
-	cr_expect(before && after && strcmp(before, after) == 0, "conv.c changed by a failed write");
-	snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 2", dir);
-	cr_expect_eq(run_shell(cmd), 0, "temporary files left in %s", dir);
-	free(before);
-	free(after);
-	remove_dir(dir);
-}
+/* Writes that fail (file-size limit, read-only or full directory, SIGKILL):
+** tests/test_write_faults.c. */

@@ -1,0 +1,92 @@
+# ConvgenGenerate.cmake: convgen_generate(), for projects that use convgen
+# (installed, through find_package(convgen CONFIG), or vendored, through
+# add_subdirectory()).
+#
+#   convgen_generate(TARGET <target> NAME <name>
+#                    OPTIONS <convgen generate options...>
+#                    [VERIFY])
+#
+# At build time, runs 'convgen generate <options> --name <name> -o <dir>' with
+# <dir> = ${CMAKE_CURRENT_BINARY_DIR}/convgen/<target>, adds <dir>/<name>.c to
+# <target>'s sources and <dir> to its include path, so that the target can
+# '#include "<name>.h"'.  The files are regenerated when the options change or
+# convgen::convgen is rebuilt (or reinstalled), and not otherwise.  Each target
+# has its own directory, so two targets may both generate a layer <name>.
+#
+# VERIFY adds the CTest test convgen_verify_<target>_<name>, which runs
+# 'convgen verify --file <dir>/<name>.c' (the very file compiled into the
+# target) with CC set to this project's C compiler.  Like any add_test(), it
+# needs enable_testing() or include(CTest) in the top-level CMakeLists.txt.
+#
+# Call it in the directory that defines <target>: the generated files are the
+# outputs of a custom command, and those are visible in that directory only.
+include_guard(GLOBAL)
+
+function(convgen_generate)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "VERIFY" "TARGET;NAME" "OPTIONS")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "convgen_generate: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_TARGET OR NOT arg_NAME)
+    message(FATAL_ERROR "convgen_generate: TARGET and NAME are required")
+  endif()
+  if(NOT TARGET ${arg_TARGET})
+    message(FATAL_ERROR "convgen_generate: '${arg_TARGET}' is not a target (define it first)")
+  endif()
+  if(NOT TARGET convgen::convgen)
+    message(FATAL_ERROR "convgen_generate: no target convgen::convgen: "
+                        "use find_package(convgen CONFIG REQUIRED) or add_subdirectory() of convgen first")
+  endif()
+  if(NOT arg_NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+    message(FATAL_ERROR "convgen_generate: NAME '${arg_NAME}' is not a C identifier")
+  endif()
+  foreach(opt IN LISTS arg_OPTIONS)
+    if(opt MATCHES "^(--name|-o)(=.*)?$")
+      message(FATAL_ERROR "convgen_generate: OPTIONS must not contain ${opt}: "
+                          "NAME gives the name and the output directory is chosen for you")
+    endif()
+  endforeach()
+  get_target_property(target_dir ${arg_TARGET} SOURCE_DIR)
+  if(NOT target_dir STREQUAL CMAKE_CURRENT_SOURCE_DIR)
+    message(FATAL_ERROR "convgen_generate: call it in ${target_dir}, the directory that defines "
+                        "'${arg_TARGET}' (custom-command outputs are directory-scoped)")
+  endif()
+
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/convgen/${arg_TARGET})
+  set(header ${dir}/${arg_NAME}.h)
+  set(source ${dir}/${arg_NAME}.c)
+
+  # The options, in a file the command depends on, written only when they
+  # change: so a changed OPTIONS list reruns the command with every generator
+  # (Ninja also sees the new command line; Makefiles would not), and an
+  # unchanged one leaves the file, and the build, alone.
+  set(options_file ${dir}/${arg_NAME}.options)
+  string(JOIN "\n" options_text ${arg_OPTIONS})
+  set(options_text "${options_text}\n")
+  set(old_text "")
+  if(EXISTS ${options_file})
+    file(READ ${options_file} old_text)
+  endif()
+  if(NOT old_text STREQUAL options_text)
+    file(WRITE ${options_file} "${options_text}")
+  endif()
+
+  # convgen writes both files every time (temporary file and rename), so the
+  # outputs are always newer than the inputs after a run.
+  add_custom_command(
+    OUTPUT ${header} ${source}
+    COMMAND convgen::convgen generate ${arg_OPTIONS} --name ${arg_NAME} -o ${dir}
+    DEPENDS convgen::convgen ${options_file}
+    COMMENT "convgen: generating ${arg_NAME}.c and ${arg_NAME}.h for ${arg_TARGET}"
+    VERBATIM)
+  target_sources(${arg_TARGET} PRIVATE ${source} ${header})
+  target_include_directories(${arg_TARGET} PUBLIC $<BUILD_INTERFACE:${dir}>)
+
+  if(arg_VERIFY)
+    set(test convgen_verify_${arg_TARGET}_${arg_NAME})
+    add_test(NAME ${test} COMMAND convgen::convgen verify --file ${source})
+    if(CMAKE_C_COMPILER)
+      set_tests_properties(${test} PROPERTIES ENVIRONMENT "CC=${CMAKE_C_COMPILER}")
+    endif()
+  endif()
+endfunction()

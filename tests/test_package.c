@@ -1,0 +1,210 @@
+/* test_package.c: convgen as a CMake package, as downstream projects use it:
+** installed (cmake --install, then find_package) and vendored
+** (add_subdirectory), with convgen_generate() generating at build time,
+** regenerating exactly when it should, and VERIFY tests that pass.
+**
+** Each test configures and builds a small project with Ninja in a scratch
+** directory: a few seconds each. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support.h"
+
+#define DOWNSTREAM SOURCE_DIR "/examples/downstream"
+
+/* Run a shell command made from 'fmt' in 'dir', its output (both streams)
+** into dir/log, which it first empties; on failure print the log. */
+static int sh(const char *dir, const char *fmt, ...)
+{
+	char cmd[4096], inner[3072], log[512];
+	va_list ap;
+	int status;
+	va_start(ap, fmt);
+	vsnprintf(inner, sizeof inner, fmt, ap);
+	va_end(ap);
+	snprintf(log, sizeof log, "%s/log", dir);
+	snprintf(cmd, sizeof cmd, "cd '%s' && (%s) >'%s' 2>&1", dir, inner, log);
+	status = run_shell(cmd);
+	if (status != 0) {
+		char *text = read_file(log, NULL);
+		fprintf(stderr, "exit %d: %s\n%s\n", status, inner, text ? text : "(no log)");
+		free(text);
+	}
+	return status;
+}
+
+/* The log of the last sh() in 'dir' (malloc'ed). */
+static char *last_log(const char *dir)
+{
+	char log[512];
+	char *text;
+	snprintf(log, sizeof log, "%s/log", dir);
+	text = read_file(log, NULL);
+	cr_assert(text, "no log in %s", dir);
+	return text;
+}
+
+/* Install the project's build of convgen into dir/prefix. */
+static void install_into(const char *dir)
+{
+	char path[512];
+	cr_assert_eq(sh(dir, "cmake --install '%s' --prefix prefix", CONVGEN_BINARY_DIR), 0);
+	snprintf(path, sizeof path, "%s/prefix/bin/convgen", dir);
+	cr_assert(file_exists(path), "no %s", path);
+	snprintf(path, sizeof path, "%s/prefix/lib/cmake/convgen/convgenConfig.cmake", dir);
+	cr_assert(file_exists(path), "no %s", path);
+	snprintf(path, sizeof path, "%s/prefix/lib/cmake/convgen/convgenConfigVersion.cmake", dir);
+	cr_assert(file_exists(path), "no %s", path);
+}
+
+/* The test names that 'ctest -N' lists in dir/build, one per line, sorted. */
+static char *ctest_names(const char *dir)
+{
+	cr_assert_eq(sh(dir, "ctest --test-dir build -N | sed -n 's/^ *Test *#[0-9]*: //p' | LC_ALL=C sort"), 0);
+	return last_log(dir);
+}
+
+static struct timespec mtime(const char *path)
+{
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0, "no %s", path);
+	return st.st_mtim;
+}
+
+static int same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+Test(package, installed_find_package_builds_and_verifies, .timeout = 300)
+{
+	char dir[256];
+	char *names;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	cr_assert_eq(sh(dir, "cmake -S '%s' -B build -G Ninja -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"", DOWNSTREAM), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
+	names = ctest_names(dir);
+	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\n");
+	/* The generated files live in the build tree, in the target's own directory,
+	** and the verify test checks that very file with the installed convgen. */
+	cr_assert_eq(sh(dir, "test -f build/convgen/app/conv1.c && test -f build/convgen/app/conv1.h"), 0);
+	cr_assert_eq(sh(dir, "ctest --test-dir build -R convgen_verify -V"), 0);
+	free(names);
+	names = last_log(dir);
+	cr_expect(strstr(names, "/prefix/bin/convgen \"verify\" \"--file\"") != NULL, "%s", names);
+	cr_expect(strstr(names, "/build/convgen/app/conv1.c\"") != NULL, "%s", names);
+	cr_expect(strstr(names, "CC=/") != NULL, "no CC for convgen verify: %s", names);
+	cr_expect(strstr(names, "proved: 4 ops") != NULL, "%s", names);
+	free(names);
+	remove_dir(dir);
+}
+
+Test(package, vendored_add_subdirectory_builds_without_convgen_tests, .timeout = 300)
+{
+	char dir[256];
+	char *names;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(sh(dir, "cmake -S '%s' -B build -G Ninja -DCONVGEN_SOURCE_DIR='%s'", DOWNSTREAM, SOURCE_DIR), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
+	/* Only the parent's tests: none of convgen's own (no Criterion, no tests/). */
+	names = ctest_names(dir);
+	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\n");
+	free(names);
+	cr_expect_neq(sh(dir, "test -e build/convgen/tests"), 0, "convgen's tests/ was added to the parent");
+	/* A vendored convgen is not installed with the parent. */
+	cr_assert_eq(sh(dir, "cmake --install build --prefix prefix"), 0);
+	cr_expect_neq(sh(dir, "test -e prefix/bin/convgen"), 0, "the parent installed convgen");
+	remove_dir(dir);
+}
+
+/* A project with two targets that both generate a layer 'conv1', with
+** different options; OPTIONS_APP are app's. */
+static void write_project(const char *dir, const char *options_app)
+{
+	char path[512];
+	FILE *f;
+	snprintf(path, sizeof path, "%s/src/CMakeLists.txt", dir);
+	f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fprintf(f,
+		"cmake_minimum_required(VERSION 3.25)\n"
+		"project(two LANGUAGES C)\n"
+		"enable_testing()\n"
+		"find_package(convgen CONFIG REQUIRED)\n"
+		"add_executable(app main.c)\n"
+		"convgen_generate(TARGET app NAME conv1 OPTIONS %s VERIFY)\n"
+		"add_executable(app2 main.c)\n"
+		"convgen_generate(TARGET app2 NAME conv1 OPTIONS --input 28x28 --kernel 3x3 --padding 1 --ops forward VERIFY)\n",
+		options_app);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(package, regenerates_exactly_when_it_should, .timeout = 300)
+{
+	char dir[256], c_file[512], h_file[512], c2_file[512];
+	struct timespec before, before2;
+	char *log, *names, *header;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	cr_assert_eq(sh(dir, "mkdir src && cp '%s/main.c' src/", DOWNSTREAM), 0);
+	write_project(dir, "--input 28x28 --kernel 3x3 --padding 1");
+	cr_assert_eq(sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_PREFIX_PATH=\"$PWD/prefix\""), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	snprintf(c_file, sizeof c_file, "%s/build/convgen/app/conv1.c", dir);
+	snprintf(h_file, sizeof h_file, "%s/build/convgen/app/conv1.h", dir);
+	snprintf(c2_file, sizeof c2_file, "%s/build/convgen/app2/conv1.c", dir);
+
+	/* Two targets, one NAME: two directories, two different files, both proven. */
+	cr_assert_eq(sh(dir, "cmp -s build/convgen/app/conv1.c build/convgen/app2/conv1.c || echo differ"), 0);
+	log = last_log(dir);
+	cr_expect_str_eq(log, "differ\n");
+	free(log);
+	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
+	names = ctest_names(dir);
+	cr_expect_str_eq(names, "convgen_verify_app2_conv1\nconvgen_verify_app_conv1\n");
+	free(names);
+	cr_assert_eq(sh(dir, "build/app && build/app2"), 0);
+
+	/* A no-op rebuild (even after reconfiguring) regenerates and rebuilds nothing. */
+	before = mtime(c_file);
+	before2 = mtime(c2_file);
+	cr_assert_eq(sh(dir, "cmake build >/dev/null && cmake --build build"), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "no work to do") != NULL, "a no-op rebuild did work:\n%s", log);
+	cr_expect(strstr(log, "convgen: generating") == NULL, "a no-op rebuild regenerated:\n%s", log);
+	free(log);
+	cr_expect(same_time(before, mtime(c_file)), "conv1.c rewritten by a no-op rebuild");
+	cr_expect(same_time(before2, mtime(c2_file)), "app2's conv1.c rewritten by a no-op rebuild");
+
+	/* Changed OPTIONS: app's layer is regenerated with them, app2's is not. */
+	write_project(dir, "--input 28x28 --kernel 3x3 --padding 1 --ops forward,grad_bias");
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen: generating conv1.c and conv1.h for app\n") != NULL,
+		  "new OPTIONS did not regenerate:\n%s", log);
+	cr_expect(strstr(log, "for app2") == NULL, "app2 regenerated for app's new OPTIONS:\n%s", log);
+	free(log);
+	header = read_file(h_file, NULL);
+	cr_assert(header);
+	cr_expect(strstr(header, "--ops forward,grad_bias ") != NULL, "conv1.h not from the new options");
+	cr_expect(strstr(header, "conv1_grad_weight") == NULL, "conv1.h not from the new options");
+	free(header);
+	cr_expect(same_time(before2, mtime(c2_file)), "app2's conv1.c rewritten");
+
+	/* A new convgen regenerates both. */
+	cr_assert_eq(sh(dir, "touch prefix/bin/convgen && cmake --build build"), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "for app\n") != NULL && strstr(log, "for app2\n") != NULL,
+		  "a new convgen did not regenerate both:\n%s", log);
+	free(log);
+	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
+	remove_dir(dir);
+}
