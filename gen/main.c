@@ -21,7 +21,8 @@ static const char help_text[] =
 "Usage:\n"
 "  convgen generate LAYER [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
 "  convgen verify   LAYER [--dtype float|double] [--ops LIST] [--exhaustive] [--seed N]\n"
-"  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N]\n"
+"                   [--json]\n"
+"  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N] [--json]\n"
 "  convgen --help | --version\n"
 "\n"
 "LAYER options (defaults give the seed layer):\n"
@@ -44,10 +45,13 @@ static const char help_text[] =
 "                       from its header comment\n"
 "  --exhaustive         finite differences on every coordinate, however large\n"
 "  --seed N             seed of verify's random inputs (1)\n"
+"  --json               print verify's report as one JSON document instead of\n"
+"                       text (docs/verify.md describes it)\n"
 "\n"
 "generate writes DIR/NAME.h and DIR/NAME.c. verify compiles the code with $CC\n"
 "(default cc), runs it and checks every op exactly; it prints one line per op\n"
-"and check and exits 0 only if all hold.\n"
+"and check and exits 0 only if all hold. A verify that runs over a second shows\n"
+"its progress on stderr when stderr is a terminal.\n"
 "\n"
 "Exit status: 0 success, 1 failure (I/O, compiler, a failed check), 2 bad usage\n"
 "or a layer that makes no sense.\n";
@@ -145,6 +149,8 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		vo.exhaustive = extra.exhaustive;
 		vo.seed = extra.seed;
 		vo.cc = cc && *cc ? cc : "cc";
+		vo.json = extra.json;
+		vo.private_file = extra.file == NULL;   /* verify LAYER: a temporary name, "file": null */
 		if (extra.file)
 			return vf_verify_file(extra.file, &vo, stdout, msg, msg_len);
 		return verify_layer(&layer, &vo, msg, msg_len);

@@ -118,6 +118,8 @@ static int integral(struct fd *f, enum cg_op op, const struct vf_buf *out, struc
 		vf_fmt_value(v, cv, sizeof cv);
 		snprintf(r->detail, sizeof r->detail, "%s[%s]: computed %s, not an integer as the exact "
 		         "gradient is", cg_op_names[op], where, cv);
+		snprintf(r->where, sizeof r->where, "%s", where);
+		snprintf(r->computed, sizeof r->computed, "%s", cv);
 		r->n_wrong = 1;
 		return -1;
 	}
@@ -131,6 +133,7 @@ static int per_coordinate(struct fd *f, enum cg_op op, struct vf_result *r)
 	vf_i128 cd;
 
 	for (i = 0; i < f->x->size[f->p]; i++) {
+		vf_progress((long long)i, (long long)f->x->size[f->p], "coordinates");
 		if (central(f, NULL, i, &cd) != 0)
 			return -1;
 		if (cd == f->g[i])
@@ -141,6 +144,9 @@ static int per_coordinate(struct fd *f, enum cg_op op, struct vf_result *r)
 			vf_fmt_i128(f->g[i], cv, sizeof cv);
 			snprintf(r->detail, sizeof r->detail, "%s[%s]: expected %s (central difference), "
 			         "computed %s", cg_op_names[op], where, ev, cv);
+			snprintf(r->where, sizeof r->where, "%s", where);
+			snprintf(r->expected, sizeof r->expected, "%s", ev);
+			snprintf(r->computed, sizeof r->computed, "%s", cv);
 		}
 	}
 	if (r->n_wrong > 1) {
@@ -162,6 +168,7 @@ static int directional(struct fd *f, enum cg_op op, struct vf_rng *rng, struct v
 	if (!v)
 		return -1;
 	for (t = 0; t < N_DIRS && rc == 0; t++) {
+		vf_progress(t, N_DIRS, "directions");
 		for (i = 0; i < n; i++)
 			v[i] = (int64_t)(vf_rng_next(rng) >> (64 - DIR_BITS));
 		dot = 0;
@@ -177,6 +184,9 @@ static int directional(struct fd *f, enum cg_op op, struct vf_rng *rng, struct v
 			snprintf(r->detail, sizeof r->detail, "%s, direction %d of %d: expected <g,v> = %s "
 			         "(central difference), computed <g',v> = %s", cg_op_names[op], t + 1,
 			         N_DIRS, ev, cv);
+			r->bad_direction = t + 1;
+			snprintf(r->expected, sizeof r->expected, "%s", ev);
+			snprintf(r->computed, sizeof r->computed, "%s", cv);
 		}
 	}
 	if (r->n_wrong > 1) {

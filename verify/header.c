@@ -53,7 +53,7 @@ static void layer_options(int argc, char **argv, char *out, size_t len)
 }
 
 int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
-                   char *msg, size_t msg_len)
+                   char *command_out, size_t command_len, char *msg, size_t msg_len)
 {
 	char line[LINE_MAX_LEN], command[LINE_MAX_LEN], last[LINE_MAX_LEN];
 	char *argv[MAX_ARGS], pmsg[512], trailer[CG_NAME_MAX + 32], *tok;
@@ -91,6 +91,7 @@ int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_
 		snprintf(msg, msg_len, "%s: no 'convgen generate' line in its header comment", path);
 		return CG_EXIT_FAIL;
 	}
+	snprintf(command_out, command_len, "convgen generate %s", command);   /* before strtok cuts it */
 	for (tok = strtok(command, " "); tok; tok = strtok(NULL, " ")) {
 		if (argc == MAX_ARGS) {
 			snprintf(msg, msg_len, "%s: the 'convgen generate' line has too many words", path);

@@ -23,6 +23,9 @@ static void compare(const struct vf_ctx *x, enum cg_op op, const struct vf_buf *
 			vf_fmt_value(c, cv, sizeof cv);
 			snprintf(r->detail, sizeof r->detail, "%s[%s]%s: expected %s, computed %s",
 			         cg_op_names[op], where, label, ev, cv);
+			snprintf(r->where, sizeof r->where, "%s", where);
+			snprintf(r->expected, sizeof r->expected, "%s", ev);
+			snprintf(r->computed, sizeof r->computed, "%s", cv);
 		}
 	}
 }

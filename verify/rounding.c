@@ -93,6 +93,9 @@ static void describe(const struct vf_ctx *x, enum cg_op op, size_t i, double c,
 	         "gamma_%lld*sum|a*b| = %.3Lg", cg_op_names[op], where, el, cv,
 	         isfinite(c) ? fabsl((long double)c - el) : (long double)INFINITY,
 	         (long long)e->n, nu / (1 - nu) * sl);
+	snprintf(r->where, sizeof r->where, "%s", where);
+	snprintf(r->expected, sizeof r->expected, "%.17Lg", el);
+	snprintf(r->computed, sizeof r->computed, "%s", cv);
 }
 
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
@@ -134,6 +137,7 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 	reference(x, &c, (int64_t)1 << f, e);
 	for (k = 0; k < c.out.n; k++) {
 		double v = vf_buf_get(&c.out, k);
+		vf_progress((long long)k, (long long)c.out.n, "outputs");
 		if (isfinite(v) && within(v, &e[k], 2 * f, x->p))
 			continue;
 		if (r->n_wrong++ == 0)

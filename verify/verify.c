@@ -37,12 +37,18 @@ static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_op
 }
 
 /* Run every check; returns CG_EXIT_OK or CG_EXIT_FAIL, msg set only for an
-** internal error (the report describes failed checks). */
-static int run_checks(const struct vf_ctx *x, FILE *out, const char *path, char *msg, size_t msg_len)
+** internal error (the report describes failed checks).  The text report
+** prints as it goes; the JSON report once all is known, so an internal error
+** leaves stdout empty. */
+static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *out,
+                      const char *path, const char *command, char *msg, size_t msg_len)
 {
 	struct vf_result res[MAX_RESULTS];
-	int n = 0, n_ops = 0, op, c, hung;
+	int n = 0, n_ops = 0, n_checks = 0, op, c, hung, json = o && o->json;
 
+	for (op = 0; op < CG_N_OPS; op++)
+		for (c = 0; c < VF_N_CHECKS; c++)
+			n_checks += (x->l.ops & CG_OP_BIT(op)) && has_check((enum cg_op)op, (enum vf_check)c);
 	for (op = 0; op < CG_N_OPS; op++) {
 		if (!(x->l.ops & CG_OP_BIT(op)))
 			continue;
@@ -58,21 +64,32 @@ static int run_checks(const struct vf_ctx *x, FILE *out, const char *path, char 
 			r->applicable = 1;
 			r->magnitude_exp = -1;
 			r->seed = x->seed;
+			vf_progress_check(n + 1, n_checks, (enum cg_op)op, (enum vf_check)c);
 			if (hung >= 0) {   /* one wait for a hung op is enough */
+				r->not_run = 1;
 				snprintf(r->detail, sizeof r->detail, "not run: %s did not return in the %s check",
 				         cg_op_names[op], vf_check_names[hung]);
 			} else if (checks[c](x, (enum cg_op)op, r) != 0) {
+				vf_progress_clear();
 				snprintf(msg, msg_len, "%s: internal error in the %s check of %s (out of memory "
 				         "or a bound exceeded)", path, vf_check_names[c], cg_op_names[op]);
 				return CG_EXIT_FAIL;
 			}
 			if (r->timed_out)
 				hung = c;
-			vf_report_result(out, r);
+			vf_progress_clear();
+			if (!json)
+				vf_report_result(out, r);
 			n++;
 		}
 	}
-	vf_report_summary(out, res, n, n_ops, x->seed);
+	vf_progress_clear();
+	if (!json)
+		vf_report_summary(out, res, n, n_ops, x->seed);
+	else if (vf_report_json(out, x, o->private_file ? NULL : path, command, res, n, n_ops) != 0) {
+		snprintf(msg, msg_len, "%s: cannot build the JSON report: out of memory", path);
+		return CG_EXIT_FAIL;
+	}
 	for (c = 0; c < n; c++)
 		if (!res[c].passed)
 			return CG_EXIT_FAIL;
@@ -83,12 +100,13 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 {
 	struct cg_layer l;
 	struct vf_ctx x;
-	char opts[1024], dir[4096], so[4200], why[512];
+	char opts[1024], command[4200], dir[4096], so[4200], why[512];
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
 	msg[0] = '\0';
-	rc = vf_read_header(path, &l, opts, sizeof opts, msg, msg_len);
+	vf_progress_begin();
+	rc = vf_read_header(path, &l, opts, sizeof opts, command, sizeof command, msg, msg_len);
 	if (rc != CG_EXIT_OK)
 		return rc;
 	snprintf(dir, sizeof dir, "%s/convgen-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -104,8 +122,9 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 		rc = CG_EXIT_FAIL;
 	}
 	if (rc == CG_EXIT_OK) {
-		vf_report_header(out, &l, opts);
-		rc = run_checks(&x, out, path, msg, msg_len);
+		if (!(o && o->json))
+			vf_report_header(out, &l, opts);
+		rc = run_checks(&x, o, out, path, command, msg, msg_len);
 	}
 	unlink(so);
 	rmdir(dir);

@@ -47,8 +47,14 @@ struct vf_result {
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
 	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
 	int timed_out;          /* the op did not return: its later checks are not run */
+	int not_run;            /* this check was skipped because an earlier one timed out */
 	unsigned long seed;
 	char detail[480];       /* the first wrong coordinate and its values, or why not applicable */
+	/* The first failure again, in parts, for the JSON report ("" when not known). */
+	char where[96];         /* its coordinate, as vf_coord writes it: "n=0,c=2,y=4,x=1" */
+	int bad_direction;      /* directional: the first wrong direction, from 1; 0 if none */
+	char expected[64];      /* the exact value (for a direction: <g,v>) */
+	char computed[64];      /* the value the code under test returned (<g',v>) */
 };
 
 void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts);
@@ -56,14 +62,28 @@ void vf_report_result(FILE *out, const struct vf_result *r);
 void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
                        unsigned long seed);
 
+/* ---- json.c: the same results as one JSON document ('verify --json').
+** 'path' is the file checked as given, or NULL for verify LAYER's private
+** copy; 'command' the canonical 'convgen generate' line of its header.
+** Returns 0, or -1 when jansson runs out of memory (nothing printed). */
+int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const char *command,
+                   const struct vf_result *r, int n_results, int n_ops);
+
+/* ---- progress.c: a progress line on stderr, only when it is a terminal */
+void vf_progress_begin(void);
+void vf_progress_check(int i_check, int n_checks, enum cg_op op, enum vf_check c);
+void vf_progress(long long done, long long total, const char *unit);
+void vf_progress_clear(void);
+
 /* ---- checks: each fills 'r' and returns 0, or -1 on an internal error (msg set) */
 int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 
-/* ---- header.c: the layer a generated file was made for */
+/* ---- header.c: the layer a generated file was made for, the options that
+** describe it in the report, and the whole 'convgen generate ...' command */
 int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
-                   char *msg, size_t msg_len);
+                   char *command, size_t command_len, char *msg, size_t msg_len);
 
 /* ---- kernel.c: compiling the file under test */
 int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len);

@@ -1,0 +1,275 @@
+/* test_json.c: 'verify --json' is for machines, so every promise is checked
+** by parsing it with jansson: the document says what the text report says
+** (proved or not, each op and check, the failing coordinate), states the
+** directional failure bound, keeps stdout empty on errors that are not
+** check failures, and the progress line goes to a terminal only. */
+#define _DEFAULT_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pty.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+/* A layer whose verify takes over a second (about 1.7 s of CPU here), nearly
+** all of it in the per-coordinate finite differences of grad_weight. */
+#define SLOW_LAYER "--input 56x56 --kernel 3x3 --in-channels 8 --out-channels 8 " \
+                   "--ops grad_weight --exhaustive"
+
+/* Run convgen with 'args', expect exit 'status', parse stdout as one JSON object. */
+static json_t *verify_json(struct run *r, const char *args, int status)
+{
+	json_error_t e;
+	json_t *root;
+
+	run_convgen(r, NULL, NULL, args);
+	cr_assert_eq(r->status, status, "convgen %s: exit %d, expected %d\n%s%s", args, r->status,
+	             status, r->out, r->err);
+	root = json_loads(r->out, 0, &e);
+	cr_assert(root, "convgen %s: stdout is not JSON: %s at line %d\n%s", args, e.text, e.line, r->out);
+	cr_assert(json_is_object(root), "convgen %s: not a JSON object", args);
+	return root;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	cr_assert(s, "no string \"%s\"", key);
+	return s;
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_integer(v), "no integer \"%s\"", key);
+	return json_integer_value(v);
+}
+
+/* The entry of "checks" for 'op' and 'check', or NULL. */
+static json_t *find_check(json_t *root, const char *op, const char *check)
+{
+	json_t *checks = json_object_get(root, "checks"), *c;
+	size_t i;
+
+	cr_assert(json_is_array(checks), "no \"checks\" array");
+	json_array_foreach(checks, i, c)
+		if (!strcmp(str(c, "op"), op) && !strcmp(str(c, "check"), check))
+			return c;
+	return NULL;
+}
+
+Test(json, proves_a_passing_layer_with_every_op_and_check)
+{
+	static const char *const want[][2] = {
+		{ "forward", "reference" }, { "forward", "rounding" },
+		{ "grad_weight", "reference" }, { "grad_weight", "finite-diff" }, { "grad_weight", "rounding" },
+		{ "grad_input", "reference" }, { "grad_input", "finite-diff" }, { "grad_input", "rounding" },
+		{ "grad_bias", "reference" }, { "grad_bias", "finite-diff" }, { "grad_bias", "rounding" },
+	};
+	struct run *r = malloc(sizeof *r);
+	json_t *root = verify_json(r, "verify --input 5x5 --kernel 3x3 --name conv1 --json", 0);
+	json_t *layer = json_object_get(root, "layer"), *checks = json_object_get(root, "checks"), *c;
+	size_t i;
+
+	cr_expect(json_is_true(json_object_get(root, "proved")), "%s", r->out);
+	cr_expect_str_eq(str(root, "convgen_version"), "0.1.0");
+	cr_expect(json_is_null(json_object_get(root, "file")), "verify LAYER checks a private copy");
+	cr_expect_eq(num(root, "seed"), 1);
+	cr_expect_eq(num(root, "n_ops"), 4);
+	cr_expect_eq(num(root, "n_failed"), 0);
+	cr_assert(json_is_object(layer));
+	cr_expect_str_eq(str(layer, "name"), "conv1");
+	cr_expect_str_eq(str(layer, "dtype"), "float");
+	cr_expect_eq(num(layer, "input_h"), 5);
+	cr_expect_eq(num(layer, "kernel_w"), 3);
+	cr_expect_eq(num(layer, "output_h"), 3);
+	cr_expect_eq(json_array_size(json_object_get(layer, "ops")), 4);
+	cr_expect(strncmp(str(layer, "command"), "convgen generate --input 5x5 --kernel 3x3 ", 42) == 0,
+	          "%s", str(layer, "command"));
+	cr_assert_eq(json_array_size(checks), sizeof want / sizeof want[0], "%s", r->out);
+	json_array_foreach(checks, i, c) {
+		cr_expect_str_eq(str(c, "op"), want[i][0], "check %zu", i);
+		cr_expect_str_eq(str(c, "check"), want[i][1], "check %zu", i);
+		cr_expect_str_eq(str(c, "result"), "ok", "%s %s", want[i][0], want[i][1]);
+		cr_expect(json_is_null(json_object_get(c, "failure")));
+		cr_expect_eq(num(json_object_get(c, "inputs"), "seed"), 1);
+		cr_expect(num(c, "n_checked") > 0);
+	}
+	/* The seed layer is small: finite differences run on every coordinate. */
+	cr_expect_str_eq(str(find_check(root, "grad_input", "finite-diff"), "mode"), "per-coordinate");
+	cr_expect_eq(num(find_check(root, "grad_input", "finite-diff"), "n_checked"), 25);
+	cr_expect_str_eq(r->err, "", "stderr not empty on success");
+	json_decref(root);
+	free(r);
+}
+
+Test(json, names_the_failing_op_check_and_coordinate)
+{
+	struct run *r = malloc(sizeof *r);
+	char path[1024], args[1100];
+	json_t *root, *c, *f, *at, *ops;
+
+	snprintf(path, sizeof path, "%s/tests/fixtures/no_flip/no_flip.c", SOURCE_DIR);
+	snprintf(args, sizeof args, "verify --file %s --json", path);
+	/* reference: the fixture's grad_input forgets the flip, so the exact value differs. */
+	root = verify_json(r, args, 1);
+	cr_expect(json_is_false(json_object_get(root, "proved")), "%s", r->out);
+	cr_expect(num(root, "n_failed") >= 1);
+	cr_expect_str_eq(str(root, "file"), path, "the file as given");
+	cr_expect_str_eq(str(json_object_get(root, "layer"), "name"), "no_flip");
+	ops = json_object_get(json_object_get(root, "layer"), "ops");
+	cr_expect(json_array_size(ops) == 1 && !strcmp(json_string_value(json_array_get(ops, 0)), "grad_input"),
+	          "the fixture has grad_input only");
+	/* compare: the failed check names its coordinate, expected and computed. */
+	c = find_check(root, "grad_input", "reference");
+	cr_assert(c, "no grad_input reference entry:\n%s", r->out);
+	cr_expect_str_eq(str(c, "result"), "failed");
+	f = json_object_get(c, "failure");
+	cr_assert(json_is_object(f), "%s", r->out);
+	at = json_object_get(f, "coordinate");
+	cr_assert(json_is_object(at), "%s", r->out);
+	cr_expect_eq(num(at, "n"), 0);
+	cr_expect_eq(num(at, "c"), 0);
+	cr_expect_eq(num(at, "y"), 0);
+	cr_expect_eq(num(at, "x"), 0);
+	cr_expect_str_neq(str(f, "expected"), str(f, "computed"));
+	cr_expect(strstr(str(f, "detail"), "grad_input[n=0,c=0,y=0,x=0]: expected ") != NULL);
+	cr_expect(num(f, "n_wrong") >= 1);
+	/* finite differences, which use no gradient formula, disagree at the same place. */
+	c = find_check(root, "grad_input", "finite-diff");
+	cr_assert(c);
+	cr_expect_str_eq(str(c, "result"), "failed");
+	cr_expect_str_eq(str(c, "mode"), "per-coordinate");
+	at = json_object_get(json_object_get(c, "failure"), "coordinate");
+	cr_expect(json_is_object(at) && json_integer_value(json_object_get(at, "x")) == 0, "%s", r->out);
+	cr_expect(find_check(root, "forward", "reference") == NULL, "no forward in the fixture");
+	json_decref(root);
+	free(r);
+}
+
+Test(json, states_a_bound_of_at_most_2_to_the_minus_64_for_directions)
+{
+	struct run *r = malloc(sizeof *r);
+	/* 80x80: |I| times one forward pass is above 2^28, so grad_input goes directional. */
+	json_t *root = verify_json(r, "verify --input 80x80 --kernel 3x3 --ops grad_input --json", 0);
+	json_t *c = find_check(root, "grad_input", "finite-diff");
+
+	cr_assert(c, "%s", r->out);
+	cr_expect_str_eq(str(c, "mode"), "directional");
+	cr_expect(num(c, "bound_log2") <= -64, "bound_log2 %lld", (long long)num(c, "bound_log2"));
+	cr_expect_eq(num(c, "directions"), num(c, "n_checked"));
+	cr_expect_eq(num(c, "direction_length"), 80 * 80);
+	cr_expect(num(c, "set_size_log2") * num(c, "directions") >= 64);
+	json_decref(root);
+	free(r);
+}
+
+Test(json, is_the_same_bytes_every_run_and_follows_the_seed)
+{
+	struct run *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+	json_t *root;
+
+	root = verify_json(a, "verify --input 4x5 --kernel 2x2 --dtype double --seed 7 --json", 0);
+	run_convgen(b, NULL, NULL, "verify --input 4x5 --kernel 2x2 --dtype double --seed 7 --json");
+	cr_expect_str_eq(a->out, b->out, "two runs differ");
+	cr_expect_eq(num(root, "seed"), 7);
+	cr_expect_eq(num(json_object_get(find_check(root, "forward", "reference"), "inputs"), "seed"), 7);
+	cr_expect_eq(num(json_object_get(find_check(root, "forward", "rounding"), "tolerance"), "u_log2"), -53);
+	json_decref(root);
+	free(a);
+	free(b);
+}
+
+/* Errors that are not check failures: a message on stderr, nothing on stdout. */
+Test(json, leaves_stdout_empty_when_the_file_is_missing)
+{
+	struct run *r = malloc(sizeof *r);
+
+	run_convgen(r, NULL, NULL, "verify --file /nonexistent/conv.c --json");
+	cr_expect_eq(r->status, 1);
+	cr_expect_str_eq(r->out, "");
+	cr_expect(strncmp(r->err, "convgen: /nonexistent/conv.c: ", strlen("convgen: /nonexistent/conv.c: ")) == 0,
+	          "%s", r->err);
+	free(r);
+}
+
+Test(json, leaves_stdout_empty_when_the_compiler_fails)
+{
+	struct run *r = malloc(sizeof *r);
+
+	run_convgen(r, NULL, "false", "verify --input 5x5 --kernel 3x3 --json");
+	cr_expect_eq(r->status, 1);
+	cr_expect_str_eq(r->out, "");
+	cr_expect(strstr(r->err, "convgen: ") != NULL && strstr(r->err, "C compiler") != NULL, "%s", r->err);
+	free(r);
+}
+
+/* A run over a second with stderr in a file: no progress line, stderr empty. */
+Test(progress, stays_quiet_when_stderr_is_not_a_terminal)
+{
+	struct run *r = malloc(sizeof *r);
+	json_t *root = verify_json(r, "verify " SLOW_LAYER " --json", 0);
+
+	cr_expect_str_eq(r->err, "", "stderr is a file, yet:\n%s", r->err);
+	json_decref(root);
+	free(r);
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The same run with stderr on a pseudo-terminal shows '[verify] ...', and
+** stdout (a file) still holds the JSON alone. */
+Test(progress, shows_on_a_terminal_and_keeps_stdout_clean)
+{
+	char *argv[] = { CONVGEN, "verify", "--input", "56x56", "--kernel", "3x3", "--in-channels", "8",
+	                 "--out-channels", "8", "--ops", "grad_weight", "--exhaustive", "--json", NULL };
+	static char tty[65536], out[65536];
+	FILE *f = tmpfile();
+	size_t used = 0;
+	ssize_t n;
+	double t0 = seconds(), dt;
+	int master, st;
+	pid_t pid;
+	json_t *root;
+
+	cr_assert(f);
+	fflush(NULL);
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert(pid >= 0, "forkpty: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fileno(f), STDOUT_FILENO);
+		execv(CONVGEN, argv);
+		_exit(126);
+	}
+	while (used + 1 < sizeof tty && ((n = read(master, tty + used, sizeof tty - 1 - used)) > 0 ||
+	                                   (n < 0 && errno == EINTR)))
+		if (n > 0)
+			used += (size_t)n;
+	tty[used] = '\0';
+	waitpid(pid, &st, 0);
+	dt = seconds() - t0;
+	close(master);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d\n%s", st, tty);
+	rewind(f);
+	out[fread(out, 1, sizeof out - 1, f)] = '\0';
+	fclose(f);
+	root = json_loads(out, 0, NULL);
+	cr_expect(json_is_true(json_object_get(root, "proved")), "stdout:\n%s", out);
+	json_decref(root);
+	if (dt < 1.3)
+		cr_skip_test("the run took %.2f s: too fast to need a progress line", dt);
+	cr_expect(strstr(tty, "\r[verify] 2/3 grad_weight finite-diff ") != NULL, "terminal got:\n%s", tty);
+	/* The line is erased at the end: the last bytes blank it and return the cursor. */
+	cr_expect(used > 0 && tty[used - 1] == '\r', "the progress line is left on the screen");
+}
