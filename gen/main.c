@@ -97,7 +97,7 @@ static int verify_layer(const struct cg_layer *l, const struct vf_options *o, ch
 	int status;
 	snprintf(dir, sizeof dir, "%s/convgen-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL) {
-		snprintf(msg, msg_len, "%s: cannot create temporary directory: %s", dir, strerror(errno));
+		snprintf(msg, msg_len, "%.900s: cannot create temporary directory: %s", dir, strerror(errno));
 		return CG_EXIT_FAIL;
 	}
 	status = generate(l, dir, msg, msg_len);

@@ -142,10 +142,16 @@ static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], st
 		_exit(CHILD_LOAD);
 	}
 	for (o = op < 0 ? 0 : op; o < (op < 0 ? CG_N_OPS : op + 1); o++) {
-		if (!(x->l.ops & CG_OP_BIT(o)))
-			continue;
 		snprintf(name, sizeof name, "%s_%s", x->l.name, cg_op_names[o]);
 		sym = dlsym(h, name);
+		if (!(x->l.ops & CG_OP_BIT(o))) {
+			/* A header whose --ops was narrowed by hand would leave code unproven. */
+			if (sym) {
+				snprintf(note, note_len, "the file defines %s, which its header's --ops does not list", name);
+				_exit(CHILD_SYMBOL);
+			}
+			continue;
+		}
 		if (!sym) {
 			snprintf(note, note_len, "the compiled file has no function %s", name);
 			_exit(CHILD_SYMBOL);
