@@ -138,16 +138,41 @@ static void expect_failed_write(const char *what, const char *dir, int status, c
 	cr_expect_str_eq(files, before ? "conv.c conv.h " : "", "%s: files left in %s", what, dir);
 }
 
+/* The sizes of conv.h and conv.c for 'layer', generated into 'dir'/sizes:
+** the limits below follow the templates, whatever they emit today. */
+static void pair_sizes(const char *dir, const char *layer, size_t *h_len, size_t *c_len)
+{
+	char sub[320];
+	struct old_files f;
+	snprintf(sub, sizeof sub, "%s/sizes", dir);
+	cr_assert_eq(generate(sub, "conv", layer), 0);
+	read_pair(sub, &f);
+	cr_assert(f.h && f.c);
+	*h_len = f.h_len;
+	*c_len = f.c_len;
+	free_pair(&f);
+	remove_dir(sub);
+}
+
 /* ---- the file-size limit (ulimit -f): stops the first file, the second, or mid-way */
 
 Test(write_faults, file_size_limit_leaves_old_files_and_no_temporary)
 {
-	/* bytes allowed per file: conv.h is ~1.5 kB, the new conv.c ~300 kB */
-	static const long limits[] = { 1, 512, 1024, 2048, 4096, 65536, 200000 };
 	char dir[256], err[4096], what[64];
 	struct old_files before;
-	size_t i;
+	size_t i, h_len, c_len;
+	long limits[6];
 	cr_assert(scratch_dir(dir, sizeof dir));
+	/* Bytes allowed per file: stop conv.h at its first byte, midway or at its
+	** last; then conv.h fits and conv.c stops at its start, midway or last byte. */
+	pair_sizes(dir, NEW_LAYER, &h_len, &c_len);
+	cr_assert(h_len > 2 && c_len > h_len + 2, "conv.h %zu bytes, conv.c %zu", h_len, c_len);
+	limits[0] = 1;
+	limits[1] = (long)h_len / 2;
+	limits[2] = (long)h_len - 1;
+	limits[3] = (long)h_len + 1;
+	limits[4] = (long)c_len / 2;
+	limits[5] = (long)c_len - 1;
 	cr_assert_eq(generate(dir, "conv", OLD_LAYER), 0);
 	read_pair(dir, &before);
 	for (i = 0; i < sizeof limits / sizeof limits[0]; i++) {
@@ -228,14 +253,20 @@ Test(write_faults, read_only_directory_leaves_old_files)
 
 Test(write_faults, full_file_system_leaves_old_files_and_no_temporary)
 {
-	/* tmpfs counts whole 4 kB pages: the old conv.h (1 page) and conv.c
-	** (2 pages) fit in 16 kB; the new ~300 kB conv.c stops midway. */
-	static const long sizes[] = { 16384, 24576 };
 	char dir[256], mnt[300], err[4096], why[256], what[64];
 	struct old_files before;
-	size_t i;
+	size_t i, old_h, old_c, new_h, new_c;
+	long page = sysconf(_SC_PAGESIZE), old_pages, sizes[2];
 	int status;
 	cr_assert(scratch_dir(dir, sizeof dir));
+	/* tmpfs counts whole pages: room for the old files and one or two pages
+	** more, far less than the new conv.c, which stops midway. */
+	pair_sizes(dir, OLD_LAYER, &old_h, &old_c);
+	pair_sizes(dir, NEW_LAYER, &new_h, &new_c);
+	old_pages = (long)((old_h + page - 1) / page + (old_c + page - 1) / page);
+	sizes[0] = (old_pages + 1) * page;
+	sizes[1] = (old_pages + 2) * page;
+	cr_assert((long)new_c > 3 * page, "the new conv.c (%zu bytes) would fit", new_c);
 	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		snprintf(mnt, sizeof mnt, "%s/full%zu", dir, i);
 		cr_assert(mkdir(mnt, 0777) == 0);

@@ -7,6 +7,20 @@ local template = require "template"
 
 local convgen = {}
 
+-- Largest zero-padded copy of one plane kept on the stack (each function stays
+-- well under 64 KiB of stack); larger planes use border blocks instead.
+local VIEW_BYTES = 32768
+-- Largest set of grad_weight's per-tap partial-sum rows (more taps, shorter chunks).
+local P_BYTES = 24576
+
+-- Return the row pitch of a padded copy 'cols' wide: a multiple of 64 bytes, so
+-- every row starts as aligned as the first (gcc 12 -O3 otherwise assumed an
+-- alignment the rows did not have and faulted on a stride-2 layer).
+local function row_pitch(cols, size)
+  local per = 64 // size
+  return (cols + per - 1) // per * per
+end
+
 local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias" }
 
 -- Return the canonical command that regenerates the files: every option, in
@@ -27,6 +41,253 @@ local function in_channel_expr(L)
   if L.g == 1 then return plan.linear({ { "n", L.c }, { "c", 1 } }, 0) end
   local group = kg == 1 and "k" or ("k / " .. kg)
   return plan.linear({ { "n", L.c }, { group, cg }, { "c", 1 } }, 0)
+end
+
+
+-- Return the largest of 4, 2, 1 that divides 'n': how many output planes one
+-- pass of a gather computes, so that each source element loaded feeds several.
+local function channel_block(n)
+  for _, b in ipairs({ 4, 2, 1 }) do
+    if n % b == 0 then return b end
+  end
+end
+
+-- Return the row loops of block 'b': { first, end, rows per iteration }, with
+-- 'rows' rows per iteration where at least two iterations fit, then one row
+-- per iteration for the rest, so small planes stay small code.
+local function row_parts(b, rows)
+  local n_rows = b.i1 - b.i0
+  if n_rows < 2 * rows then rows = 1 end
+  local main = b.i0 + (n_rows // rows) * rows
+  local parts = { { b.i0, main, rows } }
+  if main < b.i1 then parts[2] = { main, b.i1, 1 } end
+  return parts
+end
+
+-- Return the row groups of gather blocks for the templates, and the multiply-adds
+-- of one pass over one source plane.  'o' names things: o.acc (accumulator
+-- letters), o.ptr (output plane pointer prefix), o.src (source pointer),
+-- o.w(b, m, q) (weight scalar name), o.init(b) (first pass initial value),
+-- o.nb (output planes per pass), o.rows (rows per iteration), o.split
+-- (partial sums per accumulator, so long kernels are not one FMA chain).
+local function gather_groups(blocks, o)
+  local groups, macs = {}, 0
+  for _, b in ipairs(blocks) do
+    local parts = row_parts(b, #b.taps == 0 and 1 or o.rows)
+    for _, part in ipairs(parts) do
+      local i0, i1, step = part[1], part[2], part[3]
+      local split = math.max(1, math.min(o.split, #b.taps))
+      local g = { i0 = i0, i1 = i1, step = step, j0 = b.j0, j1 = b.j1,
+                  empty = #b.taps == 0, accs = {}, terms = {}, stores = {} }
+      local name = {}
+      for kb = 0, o.nb - 1 do
+        name[kb] = {}
+        for r = 0, step - 1 do
+          name[kb][r] = {}
+          local out = string.format("%s%d[%s]", o.ptr, kb,
+            plan.linear({ { "i", b.out_i }, { "j", b.out_j } }, r * b.out_i + b.out_off))
+          local sum = {}
+          for s = 0, split - 1 do
+            local acc = string.format("%s%d_%s%d_s%d", o.acc[1], kb, o.acc[2], r, s)
+            name[kb][r][s] = acc
+            sum[#sum + 1] = acc
+            g.accs[#g.accs + 1] = { name = acc,
+              init_first = s == 0 and o.init(kb) or "0",
+              init_next = s == 0 and out or "0" }
+          end
+          g.stores[#g.stores + 1] = { dst = out, value = table.concat(sum, " + ") }
+        end
+      end
+      for ti, t in ipairs(b.taps) do
+        local s = (ti - 1) % split
+        for kb = 0, o.nb - 1 do
+          for r = 0, step - 1 do
+            g.terms[#g.terms + 1] = {
+              acc = name[kb][r][s], src = o.src, w = o.w(kb, t.m, t.q),
+              index = plan.linear({ { "i", b.src_i }, { "j", b.src_j } }, r * b.src_i + t.off),
+            }
+          end
+        end
+      end
+      macs = macs + ((i1 - i0) // step) * (b.j1 - b.j0) * #g.terms
+      groups[#groups + 1] = g
+    end
+  end
+  return groups, macs
+end
+
+-- Return the weights a list of blocks reads, as { m, q } in row-major order.
+local function taps_of(blocks, k2)
+  local used, list = {}, {}
+  for _, b in ipairs(blocks) do
+    for _, t in ipairs(b.taps) do used[t.m * k2 + t.q] = t end
+  end
+  local keys = {}
+  for key in pairs(used) do keys[#keys + 1] = key end
+  table.sort(keys)
+  for _, key in ipairs(keys) do list[#list + 1] = { m = used[key].m, q = used[key].q } end
+  return list
+end
+
+-- Return the forward plan: Y gathered from I, 'nb' output channels per pass.
+local function forward_plan(L, V)
+  local size = L.dtype == "float" and 4 or 8
+  local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
+  local pitch = row_pitch(vw, size)
+  local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= VIEW_BYTES
+  local rows, cols, blocks
+  if view then
+    -- A zero-padded copy of each input plane: one block, no border cases.
+    rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
+    cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.ow, pitch)
+  else
+    rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
+    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.ow, L.w)
+  end
+  local nb = channel_block(V.KG)
+  local taps = taps_of(blocks, L.k2)
+  local split = (#taps + 15) // 16
+  local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
+  P.GROUPS, P.MACS = gather_groups(blocks, {
+    acc = { "y_k", "i" }, ptr = "y", src = view and "xv" or "x", nb = nb, split = split,
+    rows = math.max(1, 8 // (nb * split)),
+    init = function(kb) return "b" .. kb end,
+    w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
+  })
+  for kb = 0, nb - 1 do
+    P.PLANES[#P.PLANES + 1] = { ptr = "y" .. kb, bias = "b" .. kb,
+      plane = plan.linear({ { "n", L.k }, { "k", 1 } }, kb), k = plan.linear({ { "k", 1 } }, kb) }
+    for _, t in ipairs(taps) do
+      P.WEIGHTS[#P.WEIGHTS + 1] = { name = string.format("w_k%d_m%d_q%d", kb, t.m, t.q),
+        index = kb * V.CG * V.K1K2 + t.m * L.k2 + t.q }
+    end
+  end
+  P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
+  if view then
+    P.VIEW = { size = vh * pitch, rows = L.h, cols = L.w,
+      dst = plan.linear({ { "i", pitch }, { "j", 1 } }, L.ph * pitch + L.pw),
+      src = plan.linear({ { "i", L.w }, { "j", 1 } }, 0) }
+  end
+  return P
+end
+
+-- Return the grad_input plan: dI gathered from dY phase by phase, 'nb' input
+-- channels per pass.
+local function grad_input_plan(L, V)
+  local size = L.dtype == "float" and 4 or 8
+  local top, bottom = plan.view_pads(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
+  local left, right = plan.view_pads(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
+  local vh, vw = L.oh + top + bottom, L.ow + left + right
+  local pitch = row_pitch(vw, size)
+  local view = top + bottom + left + right > 0 and vh * pitch * size <= VIEW_BYTES
+  local rows, cols, blocks
+  if view then
+    -- A zero-padded copy of each dY plane: one block per phase, no border cases.
+    rows = plan.grad_input_axis(L.h, vh, L.k1, L.sh, L.ph + L.sh * top, L.dh)
+    cols = plan.grad_input_axis(L.w, vw, L.k2, L.sw, L.pw + L.sw * left, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.w, pitch)
+  else
+    rows = plan.grad_input_axis(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
+    cols = plan.grad_input_axis(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.w, L.ow)
+  end
+  local nb = channel_block(V.CG)
+  local taps = taps_of(blocks, L.k2)
+  local split = (#taps + 15) // 16
+  local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
+  P.GROUPS, P.MACS = gather_groups(blocks, {
+    acc = { "dx_c", "y" }, ptr = "dx", src = view and "dyv" or "dy", nb = nb, split = split,
+    rows = math.max(1, 8 // (nb * split)),
+    init = function() return "0" end,
+    w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
+  })
+  for cb = 0, nb - 1 do
+    P.PLANES[#P.PLANES + 1] = { ptr = "dx" .. cb,
+      plane = plan.linear({ { "n", L.c }, { "c", 1 } }, cb) }
+    for _, t in ipairs(taps) do
+      P.WEIGHTS[#P.WEIGHTS + 1] = { name = string.format("w_c%d_m%d_q%d", cb, t.m, t.q),
+        index = cb * V.K1K2 + t.m * L.k2 + t.q }
+    end
+  end
+  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
+  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
+  P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", V.CG)
+  P.DY_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0)
+  P.W_PLANE = plan.linear({ { "k", V.CG }, { P.C_IN_GROUP, 1 } }, 0)
+  P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
+  if view then
+    P.VIEW = { size = vh * pitch, rows = L.oh, cols = L.ow,
+      dst = plan.linear({ { "i", pitch }, { "j", 1 } }, top * pitch + left),
+      src = plan.linear({ { "i", L.ow }, { "j", 1 } }, 0) }
+  end
+  return P
+end
+
+-- Return the grad_weight plan: each tap's products summed into a row of
+-- partial sums 'p_m_q[j]' (a vectorizable loop over columns j), reduced once
+-- per chunk of CW columns.
+local function grad_weight_plan(L, V)
+  local size = L.dtype == "float" and 4 or 8
+  local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
+  local pitch = row_pitch(vw, size)
+  local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= VIEW_BYTES
+  local rows, cols, blocks
+  if view then
+    -- A zero-padded copy of each input plane: one block, no border cases.
+    rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
+    cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.ow, pitch)
+  else
+    rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
+    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+    blocks = plan.gather_blocks(rows, cols, L.ow, L.w)
+  end
+  local taps = taps_of(blocks, L.k2)
+  local cw = L.ow
+  -- Partial sums and the padded copy together stay under 56 KiB of stack.
+  if #taps > 0 and #taps * cw * size > P_BYTES then
+    cw = math.max(16, (P_BYTES // (#taps * size)) // 16 * 16)
+  end
+  local P = { TAPS = taps, HAS_TAPS = #taps > 0, CW = cw, CHUNKED = cw < L.ow, GROUPS = {} }
+  for _, t in ipairs(taps) do
+    t.p = string.format("p_m%d_q%d", t.m, t.q)
+    t.s = string.format("s_m%d_q%d", t.m, t.q)
+  end
+  local macs = 0
+  for _, b in ipairs(blocks) do
+    if #b.taps > 0 then
+      local parts = row_parts(b, 4)
+      for _, part in ipairs(parts) do
+        local g = { i0 = part[1], i1 = part[2], step = part[3], j0 = b.j0, j1 = b.j1,
+                    dys = {}, taps = {} }
+        for r = 0, g.step - 1 do
+          g.dys[#g.dys + 1] = { name = "d_i" .. r,
+            index = plan.linear({ { "i", b.out_i }, { "j", b.out_j } }, r * b.out_i + b.out_off) }
+        end
+        for _, t in ipairs(b.taps) do
+          local e = { p = string.format("p_m%d_q%d", t.m, t.q), s = string.format("s_m%d_q%d", t.m, t.q),
+                      terms = {} }
+          for r = 0, g.step - 1 do
+            e.terms[#e.terms + 1] = { d = "d_i" .. r,
+              index = plan.linear({ { "i", b.src_i }, { "j", b.src_j } }, r * b.src_i + t.off) }
+          end
+          g.taps[#g.taps + 1] = e
+        end
+        macs = macs + ((g.i1 - g.i0) // g.step) * (b.j1 - b.j0) * g.step * #b.taps
+        P.GROUPS[#P.GROUPS + 1] = g
+      end
+    end
+  end
+  P.MACS = macs
+  if view then
+    P.VIEW = { size = vh * pitch, rows = L.h, cols = L.w,
+      dst = plan.linear({ { "i", pitch }, { "j", 1 } }, L.ph * pitch + L.pw),
+      src = plan.linear({ { "i", L.w }, { "j", 1 } }, 0) }
+  end
+  P.SRC = view and "xv" or "x"
+  return P
 end
 
 -- Return the names every template sees: the layer's numbers in MATH.md's
@@ -77,12 +338,27 @@ local function template_vars(L)
   end
   for _, t in ipairs(V.TAPS) do t.w_index = t.m * L.k2 + t.q end
 
-  -- Cost per call: every emitted multiply-add runs once per point of its block.
-  local macs = L.n * L.k * V.CG * plan.plane_macs(blocks)
+  V.F = forward_plan(L, V)
+  V.GI = grad_input_plan(L, V)
+  V.GW = grad_weight_plan(L, V)
+  -- grad_weight reads a padded copy when it fits: its taps decide which dW
+  -- elements are sums and which are plain zeros.
+  local gw_used = {}
+  for _, t in ipairs(V.GW.TAPS) do gw_used[t.m * L.k2 + t.q] = true end
+  for _, t in ipairs(V.ALL_TAPS) do t.used = gw_used[t.w_index] == true end
+  V.N_VIEWS = (V.F.VIEW and 1 or 0) + (V.GI.VIEW and 1 or 0) + (V.GW.VIEW and 1 or 0)
+  V.LANES = L.dtype == "float" and 16 or 8
+  V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
+
+  -- Cost per call, counted from the multiply-adds the plans emit, times the
+  -- loops around them.
+  local fm = L.n * L.k * V.CG * V.F.MACS // V.F.NB
+  local gim = L.n * L.c * V.KG * V.GI.MACS // V.GI.NB
+  local gwm = L.k * V.CG * L.n * V.GW.MACS
   local costs = {
-    forward = string.format("forward %d mul %d add", macs, macs),
-    grad_weight = string.format("grad_weight %d mul %d add", macs, macs),
-    grad_input = string.format("grad_input %d mul %d add", macs, macs),
+    forward = string.format("forward %d mul %d add", fm, fm),
+    grad_weight = string.format("grad_weight %d mul %d add", gwm, gwm),
+    grad_input = string.format("grad_input %d mul %d add", gim, gim),
     grad_bias = string.format("grad_bias %d add", V.OUTPUT_SIZE),
   }
   V.COST_LINES, V.TEMPLATE_LIST = {}, {}

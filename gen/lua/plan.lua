@@ -99,11 +99,112 @@ function plan.used_taps(L, blocks)
   return list
 end
 
--- Return the multiply-adds one output plane costs: sum over blocks of points * taps.
-function plan.plane_macs(blocks)
-  local n = 0
-  for _, b in ipairs(blocks) do n = n + b.n_points * #b.taps end
-  return n
+-- Return the runs of positions 0..count-1 along one axis whose valid taps are
+-- the same.  Each entry of 'taps' is { t = tap, lo = first, hi = last valid
+-- position, off = source offset }; runs with no valid tap are kept (their
+-- outputs still need a value).  Each run is { first, last, taps }.
+function plan.cut(count, taps)
+  local cuts = { [0] = true, [count] = true }
+  for _, t in ipairs(taps) do
+    for _, c in ipairs({ t.lo, t.hi + 1 }) do
+      if c > 0 and c < count then cuts[c] = true end
+    end
+  end
+  local points = {}
+  for c in pairs(cuts) do points[#points + 1] = c end
+  table.sort(points)
+  local runs = {}
+  for r = 1, #points - 1 do
+    local first, last = points[r], points[r + 1] - 1
+    local valid = {}
+    for _, t in ipairs(taps) do
+      if t.lo <= first and last <= t.hi then valid[#valid + 1] = t end
+    end
+    runs[#runs + 1] = { first = first, last = last, taps = valid }
+  end
+  return runs
+end
+
+-- Return the gather plan of one axis of Y: output o = u reads source
+-- position stride*u + t*dil - pad for tap t.  One segment (phase 0, step 1).
+function plan.forward_axis(out, size, taps, stride, pad, dil)
+  local list = {}
+  for t = 0, taps - 1 do
+    list[#list + 1] = {
+      t = t, off = t * dil - pad,
+      lo = cdiv(pad - t * dil, stride), hi = fdiv(size - 1 + pad - t * dil, stride),
+    }
+  end
+  return { { phase = 0, step = 1, count = out, src_step = stride, runs = plan.cut(out, list) } }
+end
+
+-- Return the gather plan of one axis of dI: position y = stride*u + r (phase r)
+-- sums dY at u + e for each tap t with r + pad - t*dil == stride*e, so that
+-- every phase reads dY with step 1 and code size does not grow with the size.
+function plan.grad_input_axis(size, out, taps, stride, pad, dil)
+  local segs = {}
+  for r = 0, math.min(stride, size) - 1 do
+    local list = {}
+    for t = 0, taps - 1 do
+      local d = r + pad - t * dil
+      if d % stride == 0 then
+        local e = d // stride
+        list[#list + 1] = { t = t, off = e, lo = -e, hi = out - 1 - e }
+      end
+    end
+    local count = cdiv(size - r, stride)
+    segs[#segs + 1] = { phase = r, step = stride, count = count, src_step = 1,
+                        runs = plan.cut(count, list) }
+  end
+  return segs
+end
+
+-- Return the 2-D gather blocks of a plane from its row and column plans:
+-- output (i, j) of a block is plane position (rstep*i + rphase, cstep*j +
+-- cphase), and its tap (m, q) reads source element
+-- (rsrc*i + off_m)*src_w + csrc*j + off_q.  'out_w' and 'src_w' are the
+-- widths of the two planes.
+function plan.gather_blocks(rows, cols, out_w, src_w)
+  local blocks = {}
+  for _, rs in ipairs(rows) do
+    for _, cs in ipairs(cols) do
+      for _, r in ipairs(rs.runs) do
+        for _, c in ipairs(cs.runs) do
+          local taps = {}
+          for _, tm in ipairs(r.taps) do
+            for _, tq in ipairs(c.taps) do
+              taps[#taps + 1] = { m = tm.t, q = tq.t, off = tm.off * src_w + tq.off }
+            end
+          end
+          blocks[#blocks + 1] = {
+            i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
+            out_i = rs.step * out_w, out_j = cs.step, out_off = rs.phase * out_w + cs.phase,
+            src_i = rs.src_step * src_w, src_j = cs.src_step,
+            taps = taps,
+          }
+        end
+      end
+    end
+  end
+  return blocks
+end
+
+-- Return how many zero rows (or columns) a copy of dY needs before and after
+-- it so that, in every phase of plan.grad_input_axis, every tap is valid.
+function plan.view_pads(size, out, taps, stride, pad, dil)
+  local before, after = 0, 0
+  for r = 0, math.min(stride, size) - 1 do
+    local count = cdiv(size - r, stride)
+    for t = 0, taps - 1 do
+      local d = r + pad - t * dil
+      if d % stride == 0 then
+        local e = d // stride
+        before = math.max(before, -e)
+        after = math.max(after, count - 1 + e - (out - 1))
+      end
+    end
+  end
+  return before, after
 end
 
 return plan
