@@ -1,7 +1,9 @@
 /* kernel.c: compile the file under test into a shared object with the
 ** user's $CC.  The command goes through /bin/sh so that CC may hold several
-** words ("ccache gcc"), but the file names are passed as separate arguments,
-** never pasted into the shell text. */
+** words ("ccache gcc") and $CFLAGS the user's own flags ("-O3 -march=native":
+** the flags the kernel will ship with are the flags it is proven with), but
+** the file names are passed as separate arguments, never pasted into the
+** shell text. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -28,8 +30,8 @@ int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		if (setenv("CVG_CC", cc, 1) != 0)
 			_exit(127);
-		execl("/bin/sh", "sh", "-c", "exec $CVG_CC \"$@\"", "sh",
-		      "-std=c99", "-O2", "-fPIC", "-shared", "-o", so, src, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", "exec $CVG_CC -std=c99 -O2 $CFLAGS \"$@\"", "sh",
+		      "-fPIC", "-shared", "-o", so, src, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
