@@ -215,7 +215,7 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_N };
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
@@ -223,7 +223,7 @@ static const struct { const char *flag; unsigned allow; int takes_value; } optio
 	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
-	{"--seed", CG_ALLOW_VERIFY, 1},
+	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
 };
 
 static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra *x,
@@ -261,6 +261,7 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 		return CG_EXIT_OK;
 	case O_EXHAUSTIVE: x->exhaustive = 1; return CG_EXIT_OK;
 	case O_JSON:       x->json = 1; return CG_EXIT_OK;
+	case O_SANITIZE:   x->sanitize = 1; return CG_EXIT_OK;
 	case O_SEED: {
 		char *end;
 		unsigned long s;

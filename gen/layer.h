@@ -47,6 +47,7 @@ struct cg_extra {
 	const char *file;        /* --file F, or NULL */
 	int exhaustive;          /* --exhaustive */
 	int json;                /* --json */
+	int sanitize;            /* --sanitize */
 	int has_seed;            /* --seed given */
 	unsigned long seed;      /* --seed N */
 	int n_layer_options;     /* how many LAYER options were given */

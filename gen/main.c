@@ -21,8 +21,8 @@ static const char help_text[] =
 "Usage:\n"
 "  convgen generate LAYER [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
 "  convgen verify   LAYER [--dtype float|double] [--ops LIST] [--exhaustive] [--seed N]\n"
-"                   [--json]\n"
-"  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N] [--json]\n"
+"                   [--json] [--sanitize]\n"
+"  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N] [--json] [--sanitize]\n"
 "  convgen --help | --version\n"
 "\n"
 "LAYER options (defaults give the seed layer):\n"
@@ -45,6 +45,9 @@ static const char help_text[] =
 "                       from its header comment\n"
 "  --exhaustive         finite differences on every coordinate, however large\n"
 "  --seed N             seed of verify's random inputs (1)\n"
+"  --sanitize           add a 'memory' check per op: the file is built again with\n"
+"                       a driver under ASan+UBSan and run on arrays of exactly\n"
+"                       the documented sizes (slower: a second compile)\n"
 "  --json               print verify's report as one JSON document instead of\n"
 "                       text (docs/verify.md describes it)\n"
 "\n"
@@ -148,6 +151,7 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 			return status;
 		memset(&vo, 0, sizeof vo);
 		vo.exhaustive = extra.exhaustive;
+		vo.sanitize = extra.sanitize;
 		vo.seed = extra.seed;
 		vo.cc = cc && *cc ? cc : "cc";
 		vo.json = extra.json;

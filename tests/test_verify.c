@@ -25,18 +25,22 @@ static int has_failed_line(const char *report, const char *op, const char *check
 	return 0;
 }
 
-static void expect_rejected(const char *fixture, const char *op, const char *check)
+static void expect_rejected_with(const char *fixture, const char *flags, const char *op, const char *check)
 {
 	struct run *r = malloc(sizeof *r);
 	char args[1024];
-	/* Copy first: verify must not need to write next to the file it checks. */
-	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/%s/%s.c", SOURCE_DIR, fixture, fixture);
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/%s/%s.c %s", SOURCE_DIR, fixture, fixture, flags);
 	run_convgen(r, NULL, NULL, args);
 	cr_expect_eq(r->status, 1, "%s: exit %d, expected 1\n%s%s", fixture, r->status, r->out, r->err);
 	cr_expect(has_failed_line(r->out, op, check), "%s: no '%s %s FAILED' line:\n%s%s", fixture, op, check, r->out, r->err);
 	cr_expect(strstr(r->out, "FAILED") != NULL && strstr(r->out, "proved") == NULL,
 	          "%s: summary does not say FAILED:\n%s", fixture, r->out);
 	free(r);
+}
+
+static void expect_rejected(const char *fixture, const char *op, const char *check)
+{
+	expect_rejected_with(fixture, "", op, check);
 }
 
 Test(verify, rejects_grad_input_without_the_flip)     { expect_rejected("no_flip", "grad_input", "reference"); }
@@ -50,6 +54,22 @@ Test(verify, finite_differences_catch_the_group_offset) { expect_rejected("group
 Test(verify, rejects_stride_ignored_in_grad_input)    { expect_rejected("stride_ignored", "grad_input", "reference"); }
 Test(verify, rejects_dilation_on_the_wrong_axis)      { expect_rejected("dilation_axis", "forward", "reference"); }
 Test(verify, rejects_a_write_past_the_end)            { expect_rejected("writes_past_end", "grad_input", "reference"); }
+
+/* An out-of-bounds read of the kernel's own stack array may give the right
+** numbers by chance: only the sanitized build (--sanitize) is sure to see it. */
+Test(verify, sanitize_catches_a_read_past_a_stack_array) { expect_rejected_with("stack_overrun", "--sanitize", "grad_bias", "memory"); }
+
+Test(verify, sanitize_proves_a_correct_general_layer)
+{
+	struct run *r = malloc(sizeof *r);
+	const char *args = "verify --input 9x8 --kernel 3x2 --batch 2 --in-channels 4 --out-channels 2 --groups 2 "
+	                   "--stride 2x1 --padding 2x1 --dilation 2x3 --sanitize";
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "grad_input   memory        ok") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "proved: 4 ops, 15 checks hold") != NULL, "%s", r->out);
+	free(r);
+}
 
 /* The failure names the coordinate and both values, in the verifier's format. */
 Test(verify, failure_names_coordinate_expected_and_computed)

@@ -129,7 +129,7 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 {
 	json_t *o = json_object(), *in = json_object();
 	const char *unit = r->check == VF_FDIFF ? (r->directional ? "directions" : "coordinates")
-	                                        : "outputs";
+	                 : r->check == VF_MEMORY ? "runs" : "outputs";
 
 	put(o, "op", json_string(cg_op_names[r->op]), bad);
 	put(o, "check", json_string(vf_check_names[r->check]), bad);

@@ -3,7 +3,7 @@
 ** JSON printer can sit beside it and say the same. */
 #include "vf.h"
 
-const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding" };
+const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding", "memory" };
 
 void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts)
 {
@@ -33,6 +33,10 @@ static void claim(const struct vf_result *r, FILE *out)
 		else
 			fprintf(out, "%lld coordinate%s, exact central differences (integer inputs, |x| <= 2^%d)",
 			        n, plural(n), r->magnitude_exp);
+		break;
+	case VF_MEMORY:
+		fprintf(out, "no out-of-bounds access or undefined behaviour under ASan+UBSan "
+		        "(heap arrays of exactly the NAME_*_SIZE elements)");
 		break;
 	default:
 		fprintf(out, "%lld output%s within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "

@@ -10,14 +10,17 @@
 
 #define MAX_RESULTS (CG_N_OPS * VF_N_CHECKS)
 
-/* Which checks an op gets: forward has no gradient to difference. */
-static int has_check(enum cg_op op, enum vf_check c)
+/* Which checks an op gets: forward has no gradient to difference, and the
+** memory check runs only when asked for (it builds the file a second time). */
+static int has_check(const struct vf_ctx *x, enum cg_op op, enum vf_check c)
 {
+	if (c == VF_MEMORY)
+		return x->sanitize;
 	return !(op == CG_FORWARD && c == VF_FDIFF);
 }
 
 static int (*const checks[VF_N_CHECKS])(const struct vf_ctx *, enum cg_op, struct vf_result *) = {
-	vf_check_reference, vf_check_fdiff, vf_check_rounding
+	vf_check_reference, vf_check_fdiff, vf_check_rounding, vf_check_memory
 };
 
 static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_options *o,
@@ -28,6 +31,8 @@ static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_op
 	x->so_path = so;
 	x->exhaustive = o ? o->exhaustive : 0;
 	x->seed = o ? o->seed : 1;
+	x->sanitize = o ? o->sanitize : 0;
+	x->cc = o && o->cc && *o->cc ? o->cc : "cc";
 	x->size[VF_I] = cg_input_size(l);
 	x->size[VF_W] = cg_weight_size(l);
 	x->size[VF_B] = cg_bias_size(l);
@@ -48,7 +53,7 @@ static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *
 
 	for (op = 0; op < CG_N_OPS; op++)
 		for (c = 0; c < VF_N_CHECKS; c++)
-			n_checks += (x->l.ops & CG_OP_BIT(op)) && has_check((enum cg_op)op, (enum vf_check)c);
+			n_checks += (x->l.ops & CG_OP_BIT(op)) && has_check(x, (enum cg_op)op, (enum vf_check)c);
 	for (op = 0; op < CG_N_OPS; op++) {
 		if (!(x->l.ops & CG_OP_BIT(op)))
 			continue;
@@ -56,7 +61,7 @@ static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *
 		hung = -1;
 		for (c = 0; c < VF_N_CHECKS; c++) {
 			struct vf_result *r = &res[n];
-			if (!has_check((enum cg_op)op, (enum vf_check)c))
+			if (!has_check(x, (enum cg_op)op, (enum vf_check)c))
 				continue;
 			memset(r, 0, sizeof *r);
 			r->op = (enum cg_op)op;
@@ -121,11 +126,14 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 		snprintf(msg, msg_len, "%s: %s", path, why);
 		rc = CG_EXIT_FAIL;
 	}
+	if (rc == CG_EXIT_OK && x.sanitize)
+		vf_memcheck_build(&x, path, dir);   /* a failure is reported by the memory check */
 	if (rc == CG_EXIT_OK) {
 		if (!(o && o->json))
 			vf_report_header(out, &l, opts);
 		rc = run_checks(&x, o, out, path, command, msg, msg_len);
 	}
+	vf_memcheck_clean(&x);
 	unlink(so);
 	rmdir(dir);
 	return rc;

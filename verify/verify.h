@@ -9,6 +9,7 @@
 
 struct vf_options {
 	int exhaustive;          /* force per-coordinate finite differences */
+	int sanitize;            /* add the memory check: the file under ASan+UBSan */
 	unsigned long seed;      /* PRNG seed for all random inputs; default chosen by caller (1) */
 	const char *cc;          /* C compiler command, e.g. getenv("CC") or "cc"; may contain spaces ("ccache gcc") */
 	int json;                /* print a JSON report (verify/json.c) instead of the text report */

@@ -27,10 +27,14 @@ struct vf_ctx {
 	size_t size[VF_N_TENSORS];    /* element counts */
 	int p;                        /* significand bits of T: 24 or 53, u = 2^-p */
 	size_t elem;                  /* sizeof(T) */
+	int sanitize;                 /* --sanitize: add the memory check */
+	const char *cc;               /* the C compiler command */
+	int memcheck_built;           /* the sanitized driver exists */
+	char memcheck_exe[4200], memcheck_log[4200], memcheck_why[300];
 };
 
 /* ---- results (report.c prints them; a JSON printer will read the same) */
-enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_N_CHECKS };
+enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_MEMORY, VF_N_CHECKS };
 extern const char *const vf_check_names[VF_N_CHECKS];
 
 struct vf_result {
@@ -79,6 +83,12 @@ void vf_progress_clear(void);
 int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+
+/* ---- memcheck.c: 'verify --sanitize' builds 'src' with a driver under
+** ASan+UBSan in 'dir' (once; -1 with x->memcheck_why set when it cannot) */
+int vf_memcheck_build(struct vf_ctx *x, const char *src, const char *dir);
+void vf_memcheck_clean(const struct vf_ctx *x);
 
 /* ---- header.c: the layer a generated file was made for, the options that
 ** describe it in the report, and the whole 'convgen generate ...' command */
