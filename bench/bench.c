@@ -1,7 +1,9 @@
 /* bench/bench.c: generated kernels vs naive loops vs oneDNN (issue 5), one core.
 ** For each shape of shapes.inc and each op: check that the three agree, then time
 ** each (median of repeated runs) and print a markdown table and a gnuplot data file.
-** Usage: bench [table.md] [chart.dat] */
+** Usage: bench [table.md] [chart.dat]
+** While iterating: BENCH_ONLY=id,id (shapes.inc ids) limits the shapes, BENCH_OPS=forward,...
+** limits the ops, BENCH_GEN_ONLY=1 times only the generated code (still checked). */
 #define _GNU_SOURCE
 #include <math.h>
 #include <sched.h>
@@ -238,6 +240,17 @@ static void run_job(struct job *j)
 	}
 }
 
+/* Return whether 'name' is in the comma list in environment variable 'var' (unset: yes). */
+static int listed(const char *var, const char *name)
+{
+	const char *l = getenv(var), *p;
+	size_t n = strlen(name);
+	if (!l || !*l) return 1;
+	for (p = l; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == l || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return 1;
+	return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -311,6 +324,7 @@ int main(int argc, char **argv)
 		unsigned seed = 12345u + (unsigned)si;
 		struct tensors t, ref;
 		int op;
+		if (!listed("BENCH_ONLY", s->id)) continue;
 		t.x = alloc_random(nx, &seed); t.w = alloc_random(nw, &seed); t.b = alloc_random(nb, &seed);
 		t.dy = alloc_random(ny, &seed);
 		t.y = alloc_random(ny, &seed); t.dw = alloc_random(nw, &seed);
@@ -331,9 +345,11 @@ int main(int argc, char **argv)
 			float *got = op == FWD ? t.y : op == GW ? t.dw : op == GI ? t.dx : t.db;
 			size_t n_out = op == FWD ? ny : op == GW ? nw : op == GI ? nx : nb;
 			char what[128];
+			if (!listed("BENCH_OPS", op_names[op])) continue;
 			for (impl = 0; impl < N_IMPLS; impl++) {
 				struct job j = { impl, op, s, &t, NULL };
 				sec[impl] = gf[impl] = 0;
+				if (impl != GEN && getenv("BENCH_GEN_ONLY")) { sec[impl] = 1; gf[impl] = 1e-9; continue; }
 				if (impl >= DNNL_NCHW) {
 					if (op == GB) continue; /* oneDNN's backward weights gives db with dW: timed there */
 					j.d = &d[impl - DNNL_NCHW];

@@ -19,7 +19,7 @@ const char *const cg_op_names[CG_N_OPS] = {
 
 /* Unrolled code grows with taps times border cases; beyond these the
 ** generated file would be megabytes of straight-line code. */
-#define MAX_TAPS 4096L
+#define MAX_TAPS 1024L
 #define MAX_UNROLLED (1L << 20)
 
 static int fail(char *msg, size_t msg_len, const char *fmt, ...)

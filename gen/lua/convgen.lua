@@ -14,8 +14,14 @@ local VIEW_BYTES = 32768
 local P_BYTES = 24576
 
 -- Return the row pitch of a padded copy 'cols' wide: a multiple of 64 bytes, so
--- every row starts as aligned as the first (gcc 12 -O3 otherwise assumed an
--- alignment the rows did not have and faulted on a stride-2 layer).
+-- every row starts as aligned as the first.  Workaround for a gcc 12.2 bug, not for
+-- undefined behaviour (the indices are in bounds; ASan/UBSan are clean): with a
+-- 66-float pitch, -O3 -march=native (AVX-512) vectorizes the j loop with 64-byte
+-- vectors and its epilogue with 32-byte vectors (vect-epilogues-nomask); the
+-- epilogue's analysis decides to "force alignment" of the stack copy xv to 32 bytes
+-- and emits vmovaps for a tap at misalignment 0, but xv keeps its 16-byte alignment
+-- in the frame, so the load faults.  --param vect-epilogues-nomask=0 or
+-- -mprefer-vector-width=256 also avoid it; clang and gcc -O2 are not affected.
 local function row_pitch(cols, size)
   local per = 64 // size
   return (cols + per - 1) // per * per
@@ -225,68 +231,161 @@ local function grad_input_plan(L, V)
   return P
 end
 
--- Return the grad_weight plan: each tap's products summed into a row of
--- partial sums 'p_m_q[j]' (a vectorizable loop over columns j), reduced once
--- per chunk of CW columns.
+-- Return the divisor of 'n' that is a multiple of 'step', at most 'most' (at least 'step').
+local function chunk_of(n, step, most)
+  local best = step
+  for d = step, n, step do
+    if n % d == 0 and d <= most then best = d end
+  end
+  return best
+end
+
+-- Return the grad_weight plan.  Each dW element is a sum over n, i, j; the sums run
+-- in lane arrays a_...[LANES] (one vector register each: gcc and clang keep a local
+-- array that a fixed-count loop updates in a register), KB output channels and up to
+-- TG taps at a time, RB output rows per iteration, reduced across lanes at the end.
+-- Lane sums of KC output channels are kept in 'part' across the batch loop, so the
+-- (zero-padded, column-phase-split) copy of an input plane is made once per sample.
 local function grad_weight_plan(L, V)
   local size = L.dtype == "float" and 4 or 8
+  local lanes = 64 // size
   local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
-  local pitch = row_pitch(vw, size)
-  local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= VIEW_BYTES
-  local rows, cols, blocks
+  local pcols = (vw + L.sw - 1) // L.sw
+  local pitch = row_pitch(pcols, size)
+  local plane = vh * pitch
+  local view = (L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * plane * size <= VIEW_BYTES
+  local blocks
   if view then
-    -- A zero-padded copy of each input plane: one block, no border cases.
-    rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
-    cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.ow, pitch)
+    -- Padded column X = SW*u + p is column u of phase plane p: tap q reads phase
+    -- (q*DW) % SW at column j + (q*DW) // SW, contiguous in j for any stride.
+    local taps = {}
+    for m = 0, L.k1 - 1 do
+      for q = 0, L.k2 - 1 do
+        local x = q * L.dw
+        taps[#taps + 1] = { m = m, q = q,
+          off = (x % L.sw) * plane + m * L.dh * pitch + x // L.sw }
+      end
+    end
+    blocks = { { i0 = 0, i1 = L.oh, j0 = 0, j1 = L.ow, src_i = L.sh * pitch, src_j = 1, taps = taps } }
   else
-    rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
-    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+    local rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
+    local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
     blocks = plan.gather_blocks(rows, cols, L.ow, L.w)
   end
-  local taps = taps_of(blocks, L.k2)
-  local cw = L.ow
-  -- Partial sums and the padded copy together stay under 56 KiB of stack.
-  if #taps > 0 and #taps * cw * size > P_BYTES then
-    cw = math.max(16, (P_BYTES // (#taps * size)) // 16 * 16)
+  local kb = V.KG % 2 == 0 and 2 or 1
+  local ntaps = L.k1 * L.k2
+  local tg
+  if ntaps * kb <= 20 then
+    tg = ntaps
+  elseif kb * L.k2 <= 18 then
+    tg = (18 // (kb * L.k2)) * L.k2
+  else
+    tg = math.max(1, 18 // kb)
   end
-  local P = { TAPS = taps, HAS_TAPS = #taps > 0, CW = cw, CHUNKED = cw < L.ow, GROUPS = {} }
-  for _, t in ipairs(taps) do
-    t.p = string.format("p_m%d_q%d", t.m, t.q)
-    t.s = string.format("s_m%d_q%d", t.m, t.q)
-  end
+  local rb = kb * math.min(tg, ntaps) <= 10 and 2 or 1
+  local kc = chunk_of(V.KG, kb, math.max(kb, P_BYTES // (tg * lanes * size)))
+  local P = { KB = kb, TG = tg, RB = rb, KC = kc, LANES = lanes, TGROUPS = {} }
+  -- Tap groups: taps in row-major order, TG at a time.
   local macs = 0
-  for _, b in ipairs(blocks) do
-    if #b.taps > 0 then
-      local parts = row_parts(b, 4)
-      for _, part in ipairs(parts) do
-        local g = { i0 = part[1], i1 = part[2], step = part[3], j0 = b.j0, j1 = b.j1,
-                    dys = {}, taps = {} }
-        for r = 0, g.step - 1 do
-          g.dys[#g.dys + 1] = { name = "d_i" .. r,
-            index = plan.linear({ { "i", b.out_i }, { "j", b.out_j } }, r * b.out_i + b.out_off) }
-        end
-        for _, t in ipairs(b.taps) do
-          local e = { p = string.format("p_m%d_q%d", t.m, t.q), s = string.format("s_m%d_q%d", t.m, t.q),
-                      terms = {} }
-          for r = 0, g.step - 1 do
-            e.terms[#e.terms + 1] = { d = "d_i" .. r,
-              index = plan.linear({ { "i", b.src_i }, { "j", b.src_j } }, r * b.src_i + t.off) }
+  for t0 = 0, ntaps - 1, tg do
+    local grp = { taps = {}, blocks = {}, n = math.min(tg, ntaps - t0) }
+    local index = {}
+    for t = t0, t0 + grp.n - 1 do
+      local m, q = t // L.k2, t % L.k2
+      index[t] = t - t0
+      grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
+        dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
+                           { L.g == 1 and "c" or ("c % " .. V.CG), ntaps } }, m * L.k2 + q),
+        part = plan.linear({ { "kb", grp.n } }, t - t0) }
+    end
+    for _, b in ipairs(blocks) do
+      local bt = {}
+      for _, t in ipairs(b.taps) do
+        local idx = t.m * L.k2 + t.q
+        if index[idx] then bt[#bt + 1] = { slot = index[idx], off = t.off } end
+      end
+      if #bt > 0 then
+        local n_rows = b.i1 - b.i0
+        local step = n_rows >= rb and rb or 1
+        local main = b.i0 + (n_rows // step) * step
+        local parts = { { b.i0, main, step } }
+        if main < b.i1 then parts[#parts + 1] = { main, b.i1, 1 } end
+        local jmain = b.j0 + ((b.j1 - b.j0) // lanes) * lanes
+        for _, pr in ipairs(parts) do
+          local g = { i0 = pr[1], i1 = pr[2], step = pr[3], j0 = b.j0, jmain = jmain,
+                      tail = b.j1 - jmain, src_i = b.src_i, row = {}, dys = {}, terms = {} }
+          g.xr = plan.linear({ { "i", b.src_i } }, 0)
+          g.dr = plan.linear({ { "i", L.ow } }, 0)
+          g.tail_dys, g.tail_terms = {}, {}
+          for kbo = 0, kb - 1 do
+            for r = 0, g.step - 1 do
+              local e = string.format("e_k%d_r%d", kbo, r)
+              g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo,
+                index = plan.linear({ { "j", 1 }, { "l", 1 } }, r * L.ow) }
+              g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo,
+                index = plan.linear({ { "l", 1 } }, jmain + r * L.ow) }
+              for _, t in ipairs(bt) do
+                local acc = string.format("a_k%d_r%d_t%d", kbo, r, t.slot)
+                g.terms[#g.terms + 1] = { acc = acc, e = e,
+                  index = plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) }
+                g.tail_terms[#g.tail_terms + 1] = { acc = acc, e = e,
+                  index = plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) }
+              end
+            end
           end
-          g.taps[#g.taps + 1] = e
+          macs = macs + ((g.i1 - g.i0) // g.step) * (b.j1 - b.j0) * g.step * #bt
+          grp.blocks[#grp.blocks + 1] = g
         end
-        macs = macs + ((g.i1 - g.i0) // g.step) * (b.j1 - b.j0) * g.step * #b.taps
-        P.GROUPS[#P.GROUPS + 1] = g
+      end
+    end
+    grp.has_i = #grp.blocks > 0
+    grp.has_j = false
+    for _, g in ipairs(grp.blocks) do
+      if g.jmain > g.j0 then grp.has_j = true end
+    end
+    grp.accs = {}
+    for kbo = 0, kb - 1 do
+      for r = 0, rb - 1 do
+        for _, t in ipairs(grp.taps) do
+          grp.accs[#grp.accs + 1] = { name = string.format("a_k%d_r%d_t%d", kbo, r, t.slot),
+            first = r == 0, part = plan.linear({ { "kb", grp.n } }, kbo * grp.n + t.slot),
+            kbo = kbo, slot = t.slot }
+        end
+      end
+    end
+    grp.sums = {}
+    for kbo = 0, kb - 1 do
+      for _, t in ipairs(grp.taps) do
+        local names = {}
+        for r = 0, rb - 1 do names[#names + 1] = string.format("a_k%d_r%d_t%d[l]", kbo, r, t.slot) end
+        grp.sums[#grp.sums + 1] = { part = plan.linear({ { "kb", grp.n } }, kbo * grp.n + t.slot),
+          value = table.concat(names, " + ") }
+      end
+    end
+    P.TGROUPS[#P.TGROUPS + 1] = grp
+  end
+  P.MACS = macs
+  P.PART_ROWS = kc * tg
+  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
+  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
+  P.DY = {}
+  for kbo = 0, kb - 1 do
+    P.DY[#P.DY + 1] = { name = "d" .. kbo,
+      plane = plan.linear({ { "n", L.k }, { "k", 1 }, { "kb", 1 } }, kbo) }
+  end
+  if view then
+    P.VIEW = { size = L.sw * plane, copies = {} }
+    for p = 0, L.sw - 1 do
+      local u0 = -((p - L.pw) // L.sw)          -- ceil((PW - p) / SW)
+      local u1 = (L.w - 1 + L.pw - p) // L.sw + 1
+      if u1 > u0 then
+        P.VIEW.copies[#P.VIEW.copies + 1] = { u0 = u0, u1 = u1,
+          dst = plan.linear({ { "i", pitch }, { "u", 1 } }, p * plane + L.ph * pitch),
+          src = plan.linear({ { "i", L.w }, { "u", L.sw } }, p - L.pw) }
       end
     end
   end
-  P.MACS = macs
-  if view then
-    P.VIEW = { size = vh * pitch, rows = L.h, cols = L.w,
-      dst = plan.linear({ { "i", pitch }, { "j", 1 } }, L.ph * pitch + L.pw),
-      src = plan.linear({ { "i", L.w }, { "j", 1 } }, 0) }
-  end
-  P.SRC = view and "xv" or "x"
+  P.SRC = view and "xv" or "xn"
   return P
 end
 
@@ -305,6 +404,7 @@ local function template_vars(L)
     GUARD = "CONVGEN_" .. L.name .. "_H",
     COMMAND = command(L),
     IN_CHANNEL = in_channel_expr(L),
+    IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
     GROUP_CHANNEL = L.g == 1 and "c" or string.format("k/%d*%d + c", L.k // L.g, L.c // L.g),
     OUT_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0),
     W_PLANE = plan.linear({ { "k", L.c // L.g }, { "c", 1 } }, 0),
@@ -343,9 +443,6 @@ local function template_vars(L)
   V.GW = grad_weight_plan(L, V)
   -- grad_weight reads a padded copy when it fits: its taps decide which dW
   -- elements are sums and which are plain zeros.
-  local gw_used = {}
-  for _, t in ipairs(V.GW.TAPS) do gw_used[t.m * L.k2 + t.q] = true end
-  for _, t in ipairs(V.ALL_TAPS) do t.used = gw_used[t.w_index] == true end
   V.N_VIEWS = (V.F.VIEW and 1 or 0) + (V.GI.VIEW and 1 or 0) + (V.GW.VIEW and 1 or 0)
   V.LANES = L.dtype == "float" and 16 or 8
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
