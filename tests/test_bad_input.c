@@ -130,8 +130,8 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	remove_dir(d);
 }
 
-/* Shell snippets run in D/in on good.c (--input 6x6 --kernel 3x3, 168 lines,
-** the command on line 2, '/* end of good.c * /' last). */
+/* Shell snippets run in D/in on good.c (--input 6x6 --kernel 3x3): the
+** command on line 2, the trailer 'end of good.c' comment on the last line. */
 #define EDIT(from, to) "sed -i '2s/" from "/" to "/' good.c"
 #define WORDS_130 "sed -i \"2s/\\$/$(printf ' x%.0s' $(seq 130))/\" good.c"
 
@@ -222,6 +222,8 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(missing_value_takes_next, 2, "--input '--kernel'", ONE_LINE, NULL, "generate --input --kernel 3x3 -o .") \
 	X(missing_output_option,    2, "-o: required",       ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3") \
 	X(empty_output_dir,         2, "-o",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o ''") \
+	X(output_dir_is_a_file,     1, "conv.h: cannot use directory", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o conv.h") \
+	X(output_dir_under_a_file,  1, "conv.c",             ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o conv.c/sub") \
 	X(missing_file_value,       2, "--file: missing value", ONE_LINE, NULL, "verify --file") \
 	X(empty_file_value,         2, "--file",             ONE_LINE, NULL, "verify --file ''") \
 	X(missing_seed_value,       2, "--seed: missing value", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --seed") \
@@ -248,7 +250,7 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(header_too_many_words,    1, "too many words",     ONE_LINE, WORDS_130, "verify --file ../in/good.c") \
 	X(header_command_deleted,   1, "no 'convgen generate' line", ONE_LINE, "sed -i 2d good.c", "verify --file ../in/good.c") \
 	X(header_not_first,         1, "no 'convgen generate' line", ONE_LINE, "sed -i '1s/^/\\n/' good.c", "verify --file ../in/good.c") \
-	X(header_name_changed,      1, "good.c",             ONE_LINE, EDIT("--name good", "--name other"), "verify --file ../in/good.c") \
+	X(header_name_changed,      1, "edited by hand",     ONE_LINE, EDIT("--name good", "--name other"), "verify --file ../in/good.c") \
 	X(header_ops_narrowed,      1, "--ops does not list", ONE_LINE, EDIT("--ops forward,grad_weight,grad_input,grad_bias", "--ops forward"), "verify --file ../in/good.c") \
 	X(header_kernel_changed,    1, "FAILED",             REPORT,   EDIT("--kernel 3x3", "--kernel 2x2"), "verify --file ../in/good.c") \
 	X(header_dtype_changed,     1, "FAILED",             REPORT,   EDIT("--dtype float", "--dtype double"), "verify --file ../in/good.c") \

@@ -75,7 +75,7 @@ static void free_pair(struct old_files *o)
 	free(o->c);
 }
 
-/* Run 'convgen generate NEW_LAYER -o dir' with RLIMIT_FSIZE = 'fsize' bytes
+/* Run 'convgen generate LAYER -o dir' with RLIMIT_FSIZE = 'fsize' bytes
 ** (0: no limit) and SIGXFSZ ignored, so write() fails with EFBIG as on a
 ** full disk.  Returns the exit status (128 + signal); stderr goes to 'err'. */
 static int generate_limited(const char *dir, const char *layer, long fsize, char *err, size_t err_len)

@@ -107,7 +107,12 @@ int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_
 	}
 	snprintf(trailer, sizeof trailer, "/* end of %s.c */", l->name);
 	if (strcmp(last, trailer) != 0) {
-		snprintf(msg, msg_len, "%s: truncated: its last line is not '%s'", path, trailer);
+		size_t len = strlen(last);
+		if (strncmp(last, "/* end of ", 10) == 0 && len > 15 && strcmp(last + len - 5, ".c */") == 0)
+			snprintf(msg, msg_len, "%s: its header says --name %s but it ends with '%.80s': "
+			         "edited by hand?", path, l->name, last);
+		else
+			snprintf(msg, msg_len, "%s: truncated: its last line is not '%s'", path, trailer);
 		return CG_EXIT_FAIL;
 	}
 	layer_options(argc, argv, layer_opts, opts_len);

@@ -49,6 +49,9 @@ int vf_buf_alloc(struct vf_buf *b, size_t n, size_t elem)
 	b->data = end - bytes;     /* page-aligned minus a multiple of elem: aligned for T */
 	b->canary = b->map + pg;
 	b->canary_len = (size_t)((unsigned char *)b->data - b->canary);
+	/* All ones is a NaN as float and as double: a kernel that reads before
+	** the start of an input gets NaN, and its output shows it. */
+	memset(b->canary, 0xff, b->canary_len);
 	b->n = n;
 	b->elem = elem;
 	return 0;
