@@ -4,7 +4,7 @@
 #
 #   convgen_generate(TARGET <target> NAME <name>
 #                    OPTIONS <convgen generate options...>
-#                    [VERIFY])
+#                    [VERIFY [SANITIZE]])
 #
 # At build time, runs 'convgen generate <options> --name <name> -o <dir>' with
 # <dir> = ${CMAKE_CURRENT_BINARY_DIR}/convgen/<target>, adds <dir>/<name>.c to
@@ -15,7 +15,9 @@
 #
 # VERIFY adds the CTest test convgen_verify_<target>_<name>, which runs
 # 'convgen verify --file <dir>/<name>.c' (the very file compiled into the
-# target) with CC set to this project's C compiler.  Like any add_test(), it
+# target) with CC set to this project's C compiler and CFLAGS to its C flags
+# for the build type; SANITIZE adds '--sanitize' (the memory check under
+# ASan+UBSan: a second compile, a few seconds more).  Like any add_test(), it
 # needs enable_testing() or include(CTest) in the top-level CMakeLists.txt.
 #
 # Call it in the directory that defines <target>: the generated files are the
@@ -23,7 +25,7 @@
 include_guard(GLOBAL)
 
 function(convgen_generate)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "VERIFY" "TARGET;NAME" "OPTIONS")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "VERIFY;SANITIZE" "TARGET;NAME" "OPTIONS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "convgen_generate: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -82,11 +84,28 @@ function(convgen_generate)
   target_sources(${arg_TARGET} PRIVATE ${source} ${header})
   target_include_directories(${arg_TARGET} PUBLIC $<BUILD_INTERFACE:${dir}>)
 
+  if(arg_SANITIZE AND NOT arg_VERIFY)
+    message(FATAL_ERROR "convgen_generate: SANITIZE adds to VERIFY's test: give VERIFY too")
+  endif()
   if(arg_VERIFY)
     set(test convgen_verify_${arg_TARGET}_${arg_NAME})
-    add_test(NAME ${test} COMMAND convgen::convgen verify --file ${source})
-    if(CMAKE_C_COMPILER)
-      set_tests_properties(${test} PROPERTIES ENVIRONMENT "CC=${CMAKE_C_COMPILER}")
+    set(sanitize "")
+    if(arg_SANITIZE)
+      set(sanitize --sanitize)
     endif()
+    add_test(NAME ${test} COMMAND convgen::convgen verify --file ${source} ${sanitize})
+    # Prove the file as this project compiles it: its compiler and its C
+    # flags for the build type (target-specific options are not seen here).
+    set(cflags "${CMAKE_C_FLAGS}")
+    if(CMAKE_BUILD_TYPE)
+      string(TOUPPER "${CMAKE_BUILD_TYPE}" config)
+      string(APPEND cflags " ${CMAKE_C_FLAGS_${config}}")
+    endif()
+    string(STRIP "${cflags}" cflags)
+    set(env "CFLAGS=${cflags}")
+    if(CMAKE_C_COMPILER)
+      list(APPEND env "CC=${CMAKE_C_COMPILER}")
+    endif()
+    set_tests_properties(${test} PROPERTIES ENVIRONMENT "${env}")
   endif()
 endfunction()

@@ -101,7 +101,11 @@ Test(package, installed_find_package_builds_and_verifies, .timeout = 300)
 	cr_expect(strstr(names, "/prefix/bin/convgen \"verify\" \"--file\"") != NULL, "%s", names);
 	cr_expect(strstr(names, "/build/convgen/app/conv1.c\"") != NULL, "%s", names);
 	cr_expect(strstr(names, "CC=/") != NULL, "no CC for convgen verify: %s", names);
-	cr_expect(strstr(names, "proved: 4 ops") != NULL, "%s", names);
+	cr_expect(strstr(names, "CFLAGS=") != NULL, "no CFLAGS for convgen verify: %s", names);
+	/* SANITIZE: the memory check runs too, 4 checks per op but forward's 3. */
+	cr_expect(strstr(names, "\"--sanitize\"") != NULL, "SANITIZE not passed on: %s", names);
+	cr_expect(strstr(names, "grad_input   memory        ok") != NULL, "%s", names);
+	cr_expect(strstr(names, "proved: 4 ops, 15 checks hold") != NULL, "%s", names);
 	free(names);
 	remove_dir(dir);
 }
