@@ -55,6 +55,9 @@ Test(verify, rejects_stride_ignored_in_grad_input)    { expect_rejected("stride_
 Test(verify, rejects_dilation_on_the_wrong_axis)      { expect_rejected("dilation_axis", "forward", "reference"); }
 Test(verify, rejects_a_write_past_the_end)            { expect_rejected("writes_past_end", "grad_input", "reference"); }
 
+/* A local read before it is written: verify poisons the stack with NaN. */
+Test(verify, rejects_a_partial_sum_left_unset) { expect_rejected("uninit_partial_sum", "grad_bias", "reference"); }
+
 /* An out-of-bounds read of the kernel's own stack array may give the right
 ** numbers by chance: only the sanitized build (--sanitize) is sure to see it. */
 Test(verify, sanitize_catches_a_read_past_a_stack_array) { expect_rejected_with("stack_overrun", "--sanitize", "grad_bias", "memory"); }

@@ -17,6 +17,7 @@
 #include "vf.h"
 
 #define VF_TIMEOUT 60          /* seconds a call may take: generous for naive loops on 2^31 outputs */
+#define VF_STACK_POISON (256 * 1024)   /* generated functions use < 64 KiB of stack */
 #define CANARY 0xcb            /* a byte pattern no float or double output is likely to end in */
 
 enum { CHILD_OK = 0, CHILD_LOAD = 3, CHILD_SYMBOL = 4, CHILD_SETUP = 5 };
@@ -126,6 +127,21 @@ static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void 
 
 /* Runs in the child, never returns.  Loading happens here too, so even a
 ** constructor in the file under test runs outside the verifier. */
+/* Fill the stack the kernel is about to use with all-ones bytes, a NaN as
+** float and as double, so a local it reads before writing (a partial sum
+** left unset) gives NaN instead of whatever an earlier call left there:
+** mutation testing found such kernels passing on a stack that held zeros.
+** noinline: the frame must be the one the kernel's frame will reuse. */
+static __attribute__((noinline)) void poison_stack(void)
+{
+	unsigned char pad[VF_STACK_POISON];
+	volatile unsigned char *p = pad;   /* volatile: the stores must happen */
+	size_t i;
+
+	for (i = 0; i < sizeof pad; i++)
+		p[i] = 0xff;
+}
+
 static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
                   char *note, size_t note_len)
 {
@@ -173,6 +189,7 @@ static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], st
 			_exit(CHILD_SETUP);
 		}
 	}
+	poison_stack();
 	call(sym, x->elem == sizeof(float), (enum cg_op)op, a, out->data);
 	_exit(CHILD_OK);
 }
