@@ -532,31 +532,6 @@ local function template_vars(L)
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
 
-  local blocks = plan.blocks(V)
-  for _, b in ipairs(blocks) do
-    for _, t in ipairs(b.taps) do
-      t.x_index = plan.linear({ { "i", L.sh * L.w }, { "j", L.sw } }, t.offset)
-      t.w_name = string.format("w_m%d_q%d", t.m, t.q)
-      t.acc_name = string.format("dw_m%d_q%d", t.m, t.q)
-    end
-  end
-  V.BLOCKS = blocks
-  V.N_BLOCKS = #blocks
-  V.TAPS = plan.used_taps(V, blocks)
-  V.ALL_TAPS = {}
-  local used = {}
-  for _, t in ipairs(V.TAPS) do used[t.m * L.k2 + t.q] = t end
-  for m = 0, L.k1 - 1 do
-    for q = 0, L.k2 - 1 do
-      local idx = m * L.k2 + q
-      V.ALL_TAPS[#V.ALL_TAPS + 1] = {
-        w_index = idx, used = used[idx] ~= nil,
-        acc_name = string.format("dw_m%d_q%d", m, q),
-      }
-    end
-  end
-  for _, t in ipairs(V.TAPS) do t.w_index = t.m * L.k2 + t.q end
-
   V.F = forward_plan(L, V)
   V.GI = grad_input_plan(L, V)
   V.GW = grad_weight_plan(L, V)
