@@ -131,8 +131,10 @@ static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void 
 ** float and as double, so a local it reads before writing (a partial sum
 ** left unset) gives NaN instead of whatever an earlier call left there:
 ** mutation testing found such kernels passing on a stack that held zeros.
-** noinline: the frame must be the one the kernel's frame will reuse. */
-static __attribute__((noinline)) void poison_stack(void)
+** noinline: the frame must be the one the kernel's frame will reuse;
+** no_sanitize: under ASan (scripts/sanitize) 'pad' would otherwise live on
+** its fake stack, not where the kernel's frame will be. */
+static __attribute__((noinline, no_sanitize("address"))) void poison_stack(void)
 {
 	unsigned char pad[VF_STACK_POISON];
 	volatile unsigned char *p = pad;   /* volatile: the stores must happen */
