@@ -14,6 +14,11 @@ local VIEW_BYTES = 32768
 local P_BYTES = 24576
 -- Largest stack arrays of grad_weight together (padded copies of I and dY, lane sums).
 local STACK_BYTES = 61440
+-- Bytes of source rows one column strip of a rolling group (see roll_group) spans:
+-- all rows if they fit, else 8 to 32 rows, so that what a strip touches is still in
+-- L1 for the next strip (measured, 3x3 forward: 256 columns best at 32 rows, 1024
+-- columns at 8, dw 56x56 10% slower in two strips than in one).
+local ROLL_BYTES = 32768
 
 -- Return the row pitch of a padded copy 'cols' wide: a multiple of 64 bytes, so
 -- every row starts as aligned as the first.  Workaround for a gcc 12.2 bug, not for
@@ -72,6 +77,64 @@ local function row_parts(b, rows)
   return parts
 end
 
+-- Return block 'b' as one rolling group, or nil: with unit row step and a full
+-- rectangle of taps, one output row per iteration inside a column loop, the source
+-- vectors of the rows before the last carried in lane arrays (one register each) from
+-- row to row, so each source vector is loaded once, not once per tap (gcc 12 folds
+-- every load into its multiply-add, and most of those loads straddle cache lines).
+local function roll_group(b, o)
+  if not o.overlap or o.nb ~= 1 or #b.taps == 0 or #b.taps > o.split_taps
+    or b.src_i ~= b.src_w or b.j1 - b.j0 < o.lanes or b.i1 - b.i0 < 2 then
+    return nil
+  end
+  local rows, cols, rlist, clist = {}, {}, {}, {}
+  for _, t in ipairs(b.taps) do
+    if not rows[t.roff] then rows[t.roff] = true; rlist[#rlist + 1] = t.roff end
+    if not cols[t.coff] then cols[t.coff] = true; clist[#clist + 1] = t.coff end
+  end
+  table.sort(rlist)
+  table.sort(clist)
+  if rlist[#rlist] - rlist[1] ~= #rlist - 1 or #rlist * #clist ~= #b.taps then return nil end
+  -- Carried and fresh source vectors plus the weights: 26 of the 32 vector registers.
+  if #rlist < 2 or #rlist * #clist + #b.taps > 26 then return nil end
+  local rmin, rmax = rlist[1], rlist[#rlist]
+  local g = { roll = true, i0 = b.i0, i1 = b.i1, step = 1, j0 = b.j0, j1 = b.j1,
+              jmain = b.j1, empty = false, carried = {}, loads = {}, rotate = {},
+              rb = b.i1 - b.i0,
+              lane_terms = {}, terms = {}, accs = {}, lane_stores = {} }
+  local tail = b.j1 - b.j0 - (b.j1 - b.j0) // o.lanes * o.lanes
+  if tail > 0 then g.jlast = b.j1 - o.lanes end
+  local fit = ROLL_BYTES // (b.src_w * (64 // o.lanes))
+  if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
+  g.ie = g.rb >= b.i1 - b.i0 and tostring(b.i1)
+    or string.format("ib + %d < %d ? ib + %d : %d", g.rb, b.i1, g.rb, b.i1)
+  local function cname(k, ci) return string.format("c_r%d_q%d", k, ci) end
+  for ci, c in ipairs(clist) do
+    local f = string.format("f_q%d", ci - 1)
+    g.loads[#g.loads + 1] = { name = f, src = o.src,
+      index = plan.linear({ { "i", b.src_i }, { "j", b.src_j }, { "l", b.src_j } }, rmax * b.src_w + c) }
+    for k = 0, #rlist - 2 do
+      g.carried[#g.carried + 1] = { name = cname(k, ci - 1), src = o.src,
+        index = plan.linear({ { "ib", b.src_i }, { "j", b.src_j }, { "l", b.src_j } }, (rmin + k) * b.src_w + c) }
+      g.rotate[#g.rotate + 1] = { dst = cname(k, ci - 1),
+        value = k == #rlist - 2 and f or (cname(k + 1, ci - 1) .. "[l]") }
+    end
+  end
+  local acc = string.format("%s0_%s0_s0", o.acc[1], o.acc[2])
+  local out = string.format("%s0[%s]", o.ptr,
+    plan.linear({ { "i", b.out_i }, { "j", b.out_j }, { "l", b.out_j } }, b.out_off))
+  g.accs[1] = { name = acc, init_first = o.init(0), lane_init_next = out }
+  local col = {}
+  for ci, c in ipairs(clist) do col[c] = ci - 1 end
+  for _, t in ipairs(b.taps) do
+    local x = t.roff == rmax and string.format("f_q%d", col[t.coff])
+      or cname(t.roff - rmin, col[t.coff]) .. "[l]"
+    g.lane_terms[#g.lane_terms + 1] = { acc = acc, src = x, w = o.w(0, t.m, t.q) }
+  end
+  g.lane_stores[1] = { dst = out, value = acc }
+  return g, (b.i1 - b.i0) * (b.j1 - b.j0) * #b.taps
+end
+
 -- Return the row groups of gather blocks for the templates, and the multiply-adds
 -- of one pass over one source plane.  'o' names things: o.acc (accumulator
 -- letters), o.ptr (output plane pointer prefix), o.src (source pointer),
@@ -81,7 +144,13 @@ end
 local function gather_groups(blocks, o)
   local groups, macs = {}, 0
   for _, b in ipairs(blocks) do
-    local parts = row_parts(b, #b.taps == 0 and 1 or o.rows)
+    local rolled, rmacs = nil, 0
+    if o.roll then rolled, rmacs = roll_group(b, o) end
+    local parts = rolled and {} or row_parts(b, #b.taps == 0 and 1 or o.rows)
+    if rolled then
+      groups[#groups + 1] = rolled
+      macs = macs + rmacs
+    end
     for _, part in ipairs(parts) do
       local i0, i1, step = part[1], part[2], part[3]
       local split = math.max(1, math.min(o.split, #b.taps))
@@ -139,6 +208,15 @@ local function gather_groups(blocks, o)
         if not offsets[t.index] then offsets[t.index], n_off = true, n_off + 1 end
       end
       if n_off <= 16 then g.jmain = g.j0 end
+      -- Without a second pass (each output written once, from the bias or zero), a row
+      -- whose width is not whole vectors ends with one more vector step moved back to
+      -- end at j1: it recomputes a few outputs to the same value instead of a scalar tail.
+      -- A tail of a power of two columns is one short vector step already (dw 56 columns:
+      -- 8-column tail, overlap measured 10% slower), so it stays.
+      local tail = g.j1 - g.jmain
+      if o.overlap and g.jmain > g.j0 and tail > 0 and tail & (tail - 1) ~= 0 then
+        g.jlast, g.jmain = g.j1 - o.lanes, g.j1
+      end
       macs = macs + ((i1 - i0) // step) * (b.j1 - b.j0) * #g.terms
       groups[#groups + 1] = g
     end
@@ -182,7 +260,8 @@ local function forward_plan(L, V)
   local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
   P.GROUPS, P.MACS = gather_groups(blocks, {
     acc = { "y_k", "i" }, ptr = "y", src = view and "xv" or "x", nb = nb, split = split,
-    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size,
+    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.CG == 1,
+    roll = true, split_taps = 16,
     init = function(kb) return "b" .. kb end,
     w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
   })
@@ -229,7 +308,8 @@ local function grad_input_plan(L, V)
   local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
   local o = {
     acc = { "dx_c", "y" }, ptr = "dx", src = view and "dyv" or "dy", nb = nb, split = split,
-    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size,
+    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.KG == 1,
+    roll = true, split_taps = 16,
     init = function() return "0" end,
     w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
   }
@@ -244,6 +324,7 @@ local function grad_input_plan(L, V)
     end
   end
   if same then
+    o.roll = false
     P.GROUPS, P.MACS = {}, 0
     local merged
     o.rows = math.max(1, 8 // (nb * split * #blocks))
@@ -339,6 +420,10 @@ local function grad_weight_plan(L, V)
     tg = best.tm * best.tq
   end
   local rb = kb * math.min(tg, ntaps) <= 10 and 2 or 1
+  -- Rolling rows (see roll_group): one dY row per iteration inside a column strip, the
+  -- I vectors of the window's upper rows carried in registers from row to row.
+  local roll = kb == 1 and not tloop and tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1
+    and 2 * ntaps + 1 <= 26 and L.k1 > 1
   local kc = chunk_of(V.KG, kb, math.max(kb, P_BYTES // (tg * lanes * size)))
   -- Rows of OW columns that are not a multiple of LANES would end in a partial-vector
   -- loop; with stride 1 down the rows, copy dY into rows of 'pitch' columns whose last
@@ -350,6 +435,11 @@ local function grad_weight_plan(L, V)
   local plane = (vh + (dyv and 1 or 0)) * pitch
   local view = (dyv or L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * plane * size <= VIEW_BYTES
   if not view then tloop = nil end
+  -- Rolling measured 1.5-1.9x faster without a padded copy (100x100 to 1024x1024, also
+  -- with padding), but 0.65-1.3x with one (28x28 to 64x64: gcc 12 keeps the lane sums
+  -- in memory there), so only without.
+  roll = roll and not view
+  if roll then rb = 1 end
   local blocks
   if view then
     -- Padded column X = SW*u + p is column u of phase plane p: tap q reads phase
@@ -359,7 +449,7 @@ local function grad_weight_plan(L, V)
       for q = 0, L.k2 - 1 do
         local x = q * L.dw
         taps[#taps + 1] = { m = m, q = q,
-          off = (x % L.sw) * plane + m * L.dh * pitch + x // L.sw }
+          off = (x % L.sw) * plane + m * L.dh * pitch + x // L.sw, roff = m * L.dh, coff = x }
       end
     end
     blocks = { { i0 = 0, i1 = L.oh, j0 = 0, j1 = dyv and jcols or L.ow, src_i = L.sh * pitch, src_j = 1, taps = taps } }
@@ -423,6 +513,47 @@ local function grad_weight_plan(L, V)
           end
           macs = macs + ((g.i1 - g.i0) // g.step) * (dyv and L.ow or b.j1 - b.j0) * g.step * #bt
             * (tloop and ntaps // tg or 1)
+          if roll and #bt == ntaps and g.step == 1 and g.jmain - g.j0 >= lanes and g.i1 - g.i0 >= 2 then
+            -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.
+            local rlist, clist, seen, col = {}, {}, {}, {}
+            for _, t in ipairs(b.taps) do
+              if not seen[t.roff] then seen[t.roff] = true; rlist[#rlist + 1] = t.roff end
+              if not col[t.coff] then col[t.coff] = true; clist[#clist + 1] = t.coff end
+            end
+            table.sort(rlist)
+            table.sort(clist)
+            local rmin, rmax = rlist[1], rlist[#rlist]
+            if rmax - rmin == #rlist - 1 and #rlist * #clist == ntaps then
+              g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, {}, {}, {}, {}
+              local rw = b.src_i
+              local function cname(k, ci) return string.format("c_r%d_q%d", k, ci) end
+              for ci, c in ipairs(clist) do
+                col[c] = ci - 1
+                local f = string.format("f_q%d", ci - 1)
+                g.loads[#g.loads + 1] = { name = f,
+                  index = plan.linear({ { "i", rw }, { "j", 1 }, { "l", 1 } }, rmax * rw + c) }
+                for k = 0, #rlist - 2 do
+                  g.carried[#g.carried + 1] = { name = cname(k, ci - 1),
+                    index = plan.linear({ { "ib", rw }, { "j", 1 }, { "l", 1 } }, (rmin + k) * rw + c) }
+                  g.rotate[#g.rotate + 1] = { dst = cname(k, ci - 1),
+                    value = k == #rlist - 2 and f or (cname(k + 1, ci - 1) .. "[l]") }
+                end
+              end
+              g.roll_dy = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
+              local slot = {}
+              for _, t in ipairs(bt) do slot[t.off] = t.slot end
+              for _, t in ipairs(b.taps) do
+                local x = t.roff == rmax and string.format("f_q%d", col[t.coff])
+                  or (cname(t.roff - rmin, col[t.coff]) .. "[l]")
+                g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k0_r0_t%d", slot[t.off]), x = x }
+              end
+              g.rb = g.i1 - g.i0
+              local fit = ROLL_BYTES // (rw * size)
+              if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
+              g.ie = g.rb >= g.i1 - g.i0 and tostring(g.i1)
+                or string.format("ib + %d < %d ? ib + %d : %d", g.rb, g.i1, g.rb, g.i1)
+            end
+          end
           grp.blocks[#grp.blocks + 1] = g
         end
       end

@@ -100,13 +100,14 @@ function plan.gather_blocks(rows, cols, out_w, src_w)
           local taps = {}
           for _, tm in ipairs(r.taps) do
             for _, tq in ipairs(c.taps) do
-              taps[#taps + 1] = { m = tm.t, q = tq.t, off = tm.off * src_w + tq.off }
+              taps[#taps + 1] = { m = tm.t, q = tq.t, off = tm.off * src_w + tq.off,
+                                  roff = tm.off, coff = tq.off }
             end
           end
           blocks[#blocks + 1] = {
             i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
             out_i = rs.step * out_w, out_j = cs.step, out_off = rs.phase * out_w + cs.phase,
-            src_i = rs.src_step * src_w, src_j = cs.src_step,
+            src_i = rs.src_step * src_w, src_j = cs.src_step, src_w = src_w,
             taps = taps,
           }
         end
