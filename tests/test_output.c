@@ -110,3 +110,22 @@ Test(output, creates_missing_parent_directories)
 
 /* Writes that fail (file-size limit, read-only or full directory, SIGKILL):
 ** tests/test_write_faults.c. */
+
+/* The two renames are atomic one by one, not as a pair: a header and a source
+** from two runs (a kill between the renames, a half-copied tree) must not
+** build together.  NAME.c checks NAME_LAYER_ID, a hash of the command. */
+Test(output, a_header_from_another_run_does_not_build)
+{
+	char a[256], b[256], cmd[1024];
+	cr_assert(scratch_dir(a, sizeof a));
+	cr_assert(scratch_dir(b, sizeof b));
+	cr_assert_eq(generate(a, "conv", "--input 6x6 --kernel 3x3"), 0);
+	cr_assert_eq(generate(b, "conv", "--input 6x6 --kernel 3x3 --padding 1"), 0);
+	snprintf(cmd, sizeof cmd, "cc -std=c99 -c %s/conv.c -o %s/conv.o", a, a);
+	cr_expect_eq(run_shell(cmd), 0, "the pair from one run must build");
+	snprintf(cmd, sizeof cmd, "cp %s/conv.h %s/conv.h && cc -std=c99 -c %s/conv.c -o %s/conv.o 2>%s/err; s=$?; "
+	         "grep -q 'come from different convgen runs' %s/err || exit 0; exit $s", b, a, a, a, a, a);
+	cr_expect_neq(run_shell(cmd), 0, "a mixed pair built, or failed without naming the cause");
+	remove_dir(a);
+	remove_dir(b);
+}

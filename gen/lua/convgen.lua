@@ -36,6 +36,17 @@ end
 
 local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias" }
 
+-- Return a 32-bit FNV-1a hash of 'text' as a C literal: the layer's identity,
+-- stamped into NAME.h and checked by NAME.c, so that a header and a source
+-- from two different runs cannot build together.
+local function layer_id(text)
+  local h = 2166136261
+  for k = 1, #text do
+    h = ((h ~ text:byte(k)) * 16777619) & 0xffffffff
+  end
+  return string.format("0x%08xu", h)
+end
+
 -- Return the canonical command that regenerates the files: every option, in
 -- one order, with '-o .' (the file's own directory).
 local function command(L)
@@ -653,6 +664,7 @@ local function template_vars(L)
     OUTPUT_SIZE = L.n * L.k * L.oh * L.ow,
     GUARD = "CONVGEN_" .. L.name .. "_H",
     COMMAND = command(L),
+    LAYER_ID = layer_id(command(L)),
     IN_CHANNEL = in_channel_expr(L),
     IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
     GROUP_CHANNEL = L.g == 1 and "c" or string.format("k/%d*%d + c", L.k // L.g, L.c // L.g),
