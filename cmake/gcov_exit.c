@@ -1,8 +1,8 @@
 /* gcov_exit.c: linked into every executable of the coverage build
-** (scripts/coverage, with -Wl,--wrap=_exit,--wrap=execl).  gcov writes its
-** counters at exit(), but the verifier's children leave by _exit() or replace
-** themselves with execl(), so the lines they run would count as never run.
-** Dump the counters first. */
+** (scripts/coverage, with -Wl,--wrap=_exit,--wrap=execl,--wrap=execv).  gcov
+** writes its counters at exit(), but the verifier's children leave by _exit()
+** or replace themselves with execl() or execv(), so the lines they run would
+** count as never run.  Dump the counters first. */
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -12,6 +12,14 @@ void __gcov_dump(void);
 void __real__exit(int status) __attribute__((noreturn));
 void __wrap__exit(int status) __attribute__((noreturn));
 int __wrap_execl(const char *path, const char *arg, ...);
+int __real_execv(const char *path, char *const argv[]);
+int __wrap_execv(const char *path, char *const argv[]);
+
+int __wrap_execv(const char *path, char *const argv[])
+{
+	__gcov_dump();
+	return __real_execv(path, argv);
+}
 
 void __wrap__exit(int status)
 {
@@ -32,5 +40,5 @@ int __wrap_execl(const char *path, const char *arg, ...)
 	va_end(ap);
 	argv[i] = NULL;
 	__gcov_dump();
-	return execv(path, argv);
+	return __real_execv(path, argv);
 }

@@ -74,6 +74,27 @@ Test(verify, sanitize_proves_a_correct_general_layer)
 	free(r);
 }
 
+/* --sanitize with a compiler that cannot build sanitized code: the memory
+** check is not applicable, which counts as failed (no claim without the run). */
+Test(verify, sanitize_without_a_sanitizing_compiler_fails_the_memory_check)
+{
+	char dir[256], cc[300], cmd[600];
+	struct run *r = malloc(sizeof *r);
+	cr_assert(scratch_dir(dir, sizeof dir));
+	snprintf(cc, sizeof cc, "%s/cc", dir);
+	snprintf(cmd, sizeof cmd,
+	         "printf '#!/bin/sh\\ncase \"$*\" in *-fsanitize*) echo \"error: no sanitizers here\" >&2; exit 1;; esac\\n"
+	         "exec cc \"$@\"\\n' > %s && chmod +x %s", cc, cc);
+	cr_assert_eq(run_shell(cmd), 0);
+	run_convgen(r, NULL, cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias --sanitize");
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(has_failed_line(r->out, "grad_bias", "memory"), "%s", r->out);
+	cr_expect(strstr(r->out, "not applicable") != NULL && strstr(r->out, "no sanitizers here") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "grad_bias    reference     ok") != NULL, "%s", r->out);
+	free(r);
+	remove_dir(dir);
+}
+
 /* The failure names the coordinate and both values, in the verifier's format. */
 Test(verify, failure_names_coordinate_expected_and_computed)
 {
