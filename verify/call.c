@@ -40,6 +40,25 @@ void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_
 	}
 }
 
+int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                    int64_t hi, int frac, struct vf_call *c, struct vf_exact **e)
+{
+	struct vf_rng rng;
+	int i;
+
+	if (vf_call_open(x, op, c) != 0)
+		return -1;
+	*e = malloc(c->out.n * sizeof **e);
+	if (!*e) {
+		vf_call_close(c);
+		return -1;
+	}
+	vf_rng_seed(&rng, x->seed, (unsigned)(op * VF_N_CHECKS + check));
+	for (i = 0; i < c->n_in; i++)
+		vf_call_fill(c, i, &rng, lo, hi, frac);
+	return 0;
+}
+
 void vf_call_close(struct vf_call *c)
 {
 	int i;

@@ -49,7 +49,6 @@ int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 	int a = vf_exact_magnitude(x, op), pass, i, crashed = 0;
 	struct vf_exact *e = NULL;
 	struct vf_call c;
-	struct vf_rng rng;
 	char why[256];
 
 	r->magnitude_exp = a;
@@ -61,16 +60,8 @@ int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 		         (unsigned long long)vf_max_terms(&x->l, op), x->p == 24 ? "float" : "double");
 		return 0;
 	}
-	if (vf_call_open(x, op, &c) != 0)
+	if (vf_call_prepare(x, op, VF_REFERENCE, -((int64_t)1 << a), (int64_t)1 << a, 0, &c, &e) != 0)
 		return -1;
-	e = malloc(c.out.n * sizeof *e);
-	if (!e) {
-		vf_call_close(&c);
-		return -1;
-	}
-	vf_rng_seed(&rng, x->seed, (unsigned)(op * VF_N_CHECKS + VF_REFERENCE));
-	for (i = 0; i < c.n_in; i++)
-		vf_call_fill(&c, i, &rng, -((int64_t)1 << a), (int64_t)1 << a, 0);
 	r->n_items = (long long)c.out.n;
 	for (pass = 0; pass < (op == CG_FORWARD ? 2 : 1); pass++) {
 		if (pass == 1)

@@ -105,7 +105,6 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 	uint64_t n_max = vf_max_terms(&x->l, op);
 	struct vf_exact *e;
 	struct vf_call c;
-	struct vf_rng rng;
 	char why[256];
 	size_t k;
 
@@ -117,16 +116,8 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 		         (unsigned long long)n_max);
 		return 0;
 	}
-	if (vf_call_open(x, op, &c) != 0)
+	if (vf_call_prepare(x, op, VF_ROUNDING, -top, top, f, &c, &e) != 0)
 		return -1;
-	e = malloc(c.out.n * sizeof *e);
-	if (!e) {
-		vf_call_close(&c);
-		return -1;
-	}
-	vf_rng_seed(&rng, x->seed, (unsigned)(op * VF_N_CHECKS + VF_ROUNDING));
-	for (i = 0; i < c.n_in; i++)
-		vf_call_fill(&c, i, &rng, -top, top, f);
 	r->n_items = (long long)c.out.n;
 	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
 		r->timed_out = i == VF_TIMED_OUT;
