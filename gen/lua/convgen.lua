@@ -706,6 +706,24 @@ end
 
 -- Return the texts of NAME.h and NAME.c for layer 'L'; 'texts' maps each
 -- template's file name to its text.
+local ELEM_BYTES = { float = 4, double = 8, int = 4 }
+
+-- Return the bytes of the local arrays declared in 'text', one rendered
+-- function: counted from the emitted code, as the costs are.  An upper bound
+-- on what its arrays take of the stack (arrays of sibling blocks are added
+-- up); scalars, which live in registers or spill, are not counted.
+local function array_bytes(text)
+  local total = 0
+  for ctype, dims in text:gmatch("\n[ \t]*(%a+) [%w_]+(%[[%d%[%]]*%]);") do
+    local n = ELEM_BYTES[ctype]
+    if n then
+      for d in dims:gmatch("%d+") do n = n * tonumber(d) end
+      total = total + n
+    end
+  end
+  return total
+end
+
 function convgen.generate(L, texts)
   -- Fix the op order so that '--ops grad_bias,forward' gives the same files
   -- as '--ops forward,grad_bias'.
@@ -720,8 +738,15 @@ function convgen.generate(L, texts)
     return template.render(name, assert(texts[name], "missing template " .. name), V)
   end
   local h = render("header.h.in")
+  -- The functions first: the file's head reports what their arrays take.
+  local bodies, stack = {}, {}
+  for _, op in ipairs(L.ops) do
+    bodies[#bodies + 1] = render(op .. ".c.in")
+    stack[#stack + 1] = string.format("%s %d", op, array_bytes(bodies[#bodies]))
+  end
+  V.STACK_LINE = table.concat(stack, ", ")
   local c = { render("source.c.in") }
-  for _, op in ipairs(L.ops) do c[#c + 1] = render(op .. ".c.in") end
+  for _, body in ipairs(bodies) do c[#c + 1] = body end
   c[#c + 1] = "\n/* end of " .. L.name .. ".c */\n"
   return h, table.concat(c)
 end
