@@ -103,6 +103,18 @@ int file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+void write_fake_cc(const char *dir, const char *body, char *cc, size_t cc_len)
+{
+	FILE *f;
+	snprintf(cc, cc_len, "%s/cc", dir);
+	f = fopen(cc, "w");
+	if (f) {
+		fprintf(f, "#!/bin/sh\n%s\n", body);
+		fclose(f);
+	}
+	chmod(cc, 0755);
+}
+
 int generate(const char *dir, const char *name, const char *opts)
 {
 	struct run *r = malloc(sizeof *r);

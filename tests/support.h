@@ -30,6 +30,10 @@ char *read_file(const char *path, size_t *len);
 
 int file_exists(const char *path);
 
+/* Write DIR/cc, an executable /bin/sh script with 'body' (a stand-in C
+** compiler), and put its path in 'cc'. */
+void write_fake_cc(const char *dir, const char *body, char *cc, size_t cc_len);
+
 /* Generate 'opts' with '--name NAME -o DIR'; returns convgen's exit status. */
 int generate(const char *dir, const char *name, const char *opts);
 

@@ -238,12 +238,10 @@ Test(cli, help_matches_docs)
 /* A compiler killed by a signal is named as such: exit 1, no crash of convgen. */
 Test(cli, exits_1_when_the_c_compiler_is_killed)
 {
-	char dir[256], cc[300], cmd[600];
+	char dir[256], cc[300];
 	struct run *r = malloc(sizeof *r);
 	cr_assert(scratch_dir(dir, sizeof dir));
-	snprintf(cc, sizeof cc, "%s/cc", dir);
-	snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\nkill -9 $$\\n' > %s && chmod +x %s", cc, cc);
-	cr_assert_eq(run_shell(cmd), 0);
+	write_fake_cc(dir, "kill -9 $$", cc, sizeof cc);
 	run_convgen(r, NULL, cc, "verify --input 5x5 --kernel 3x3");
 	expect_clean_error(r, 1, "verify with a compiler that kills itself", "killed by signal 9");
 	free(r);

@@ -78,14 +78,11 @@ Test(verify, sanitize_proves_a_correct_general_layer)
 ** check is not applicable, which counts as failed (no claim without the run). */
 Test(verify, sanitize_without_a_sanitizing_compiler_fails_the_memory_check)
 {
-	char dir[256], cc[300], cmd[600];
+	char dir[256], cc[300];
 	struct run *r = malloc(sizeof *r);
 	cr_assert(scratch_dir(dir, sizeof dir));
-	snprintf(cc, sizeof cc, "%s/cc", dir);
-	snprintf(cmd, sizeof cmd,
-	         "printf '#!/bin/sh\\ncase \"$*\" in *-fsanitize*) echo \"error: no sanitizers here\" >&2; exit 1;; esac\\n"
-	         "exec cc \"$@\"\\n' > %s && chmod +x %s", cc, cc);
-	cr_assert_eq(run_shell(cmd), 0);
+	write_fake_cc(dir, "case \"$*\" in *-fsanitize*) echo \"error: no sanitizers here\" >&2; exit 1;; esac\n"
+	                   "exec cc \"$@\"", cc, sizeof cc);
 	run_convgen(r, NULL, cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias --sanitize");
 	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
 	cr_expect(has_failed_line(r->out, "grad_bias", "memory"), "%s", r->out);
