@@ -352,9 +352,11 @@ static char version(const char *path, const struct old_files *o, const struct ol
 	return v;
 }
 
-/* ~5.7 MB of conv.c: a write long enough to be interrupted at random. */
-static char *const big_argv[] = { CONVGEN, "generate", "--input", "64x64", "--kernel", "15x15",
-                                  "--padding", "7", "-o", NULL, NULL };
+/* ~7 MB of conv.c (every border case of a 13x13 window unrolled): a write
+** and fsync long enough to be interrupted at random. Layers that take the
+** zero-padded-copy path give ~100 KB, written in well under a millisecond. */
+static char *const big_argv[] = { CONVGEN, "generate", "--input", "64x64", "--kernel", "13x13",
+                                  "--padding", "12", "-o", NULL, NULL };
 
 static pid_t start_big(const char *dir)
 {
@@ -394,7 +396,7 @@ Test(write_faults, sigkill_while_writing_leaves_old_or_new_never_a_mix, .timeout
 	/* Half the rounds kill at a random time of the whole run (mostly while
 	** Lua renders), half at a random time after the first temporary file
 	** appeared (while writing, fsyncing and renaming). */
-	enum { ROUNDS = 30 };
+	enum { ROUNDS = 16 };
 	char dir[256], ref_old[300], ref_new[300], work[300], path[400], files[4096];
 	struct old_files o, n, now_files;
 	double t0, t_tmp = 0, t_end, t_write;
@@ -407,9 +409,14 @@ Test(write_faults, sigkill_while_writing_leaves_old_or_new_never_a_mix, .timeout
 	cr_assert_eq(generate(ref_old, "conv", OLD_LAYER), 0);
 	cr_assert(mkdir(ref_new, 0777) == 0 && mkdir(work, 0777) == 0);
 	/* Calibrate: when do the temporaries appear, when does the run end? */
-	t0 = now();
-	pid = start_big(ref_new);
-	cr_assert_eq(wait_for_temp(pid, ref_new, t0, &t_tmp, &status), 0, "no temporary file seen");
+	/* A loaded machine may deschedule the poller for the whole write: retry. */
+	for (round = 0; round < 5; round++) {
+		t0 = now();
+		pid = start_big(ref_new);
+		if (wait_for_temp(pid, ref_new, t0, &t_tmp, &status) == 0)
+			break;
+	}
+	cr_assert_lt(round, 5, "no temporary file seen in 5 runs");
 	waitpid(pid, &status, 0);
 	t_end = now() - t0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
