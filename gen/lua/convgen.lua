@@ -743,8 +743,16 @@ function convgen.generate(L, texts)
     if asked[op] then L.ops[#L.ops + 1] = op end
   end
   local V = template_vars(L)
-  local function render(name)
-    return template.render(name, assert(texts[name], "missing template " .. name), V)
+  local function render(name, vars)
+    return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
+  end
+  -- The row groups of a gather, as C text indented by 'indent' spaces, without
+  -- the last newline (the template line that calls it ends the text).
+  V.GATHER = function(groups, first, indent)
+    local text = render("gather.c.in", setmetatable({ GROUPS = groups, FIRST = first }, { __index = V }))
+    local pad = string.rep(" ", indent)
+    text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
+    return (text:gsub("\n$", ""))
   end
   local h = render("header.h.in")
   -- The functions first: the file's head reports what their arrays take.
