@@ -248,36 +248,80 @@ local function taps_of(blocks, k2)
   return list
 end
 
+-- Return the most output rows, at least 2 and at most 'count', of a band whose
+-- 'srows(rows)' source rows of 'row_bytes' each fit a stack copy; nil if 2 do not.
+local function band_rows(count, row_bytes, srows)
+  local rb
+  for r = 2, count do
+    if srows(r) * row_bytes > VIEW_BYTES then break end
+    rb = r
+  end
+  return rb
+end
+
+-- Return the bands of 'count' output rows, 'rb' rows each: { i0, i1, rows } for the
+-- whole bands, then one for the rest.
+local function bands_of(count, rb)
+  local whole = count // rb * rb
+  local list = { { i0 = 0, i1 = whole, rows = rb } }
+  if whole < count then list[2] = { i0 = whole, i1 = count, rows = count - whole } end
+  return list
+end
+
 -- Return the forward plan: Y gathered from I, 'nb' output channels per pass.
+-- Sources: the input plane itself, with border blocks; or a zero-padded copy of
+-- the whole plane (VIEW); or, when the plane is too large for that and has
+-- column padding, zero-padded copies of bands of rows (BANDS): column borders cut
+-- every row into scalar pieces, row borders only cut off whole rows.
 local function forward_plan(L, V)
   local size = L.dtype == "float" and 4 or 8
   local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
   local pitch = row_pitch(vw, size)
   local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= VIEW_BYTES
-  local rows, cols, blocks
-  if view then
-    -- A zero-padded copy of each input plane: one block, no border cases.
-    rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
-    cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.ow, pitch)
-  else
-    rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
-    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.ow, L.w)
-  end
+  local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
+  local rb = not view and L.pw > 0 and band_rows(L.oh, pitch * size, srows)
   local nb = channel_block(V.KG)
-  local taps = taps_of(blocks, L.k2)
-  local split = (#taps + 15) // 16
-  local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
-  P.GROUPS, P.MACS = gather_groups(blocks, {
-    acc = { "y_k", "i" }, ptr = "y", src = view and "xv" or "x", nb = nb, split = split,
-    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.CG == 1,
-    roll = true, split_taps = 16,
-    init = function(kb) return "b" .. kb end,
-    w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
-  })
+  local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
+  local function groups_of(blocks, ptr)
+    local taps = taps_of(blocks, L.k2)
+    local split = (#taps + 15) // 16
+    return taps, gather_groups(blocks, {
+      acc = { "y_k", "i" }, ptr = ptr, src = (view or rb) and "xv" or "x", nb = nb, split = split,
+      rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.CG == 1,
+      roll = true, split_taps = 16,
+      init = function(kb) return "b" .. kb end,
+      w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
+    })
+  end
+  local cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
+  local taps
+  if rb then
+    P.BANDS = bands_of(L.oh, rb)
+    for _, band in ipairs(P.BANDS) do
+      local n = srows(band.rows)
+      local rows = plan.forward_axis(band.rows, n, L.k1, L.sh, 0, L.dh)
+      local macs
+      taps, band.groups, macs = groups_of(plan.gather_blocks(rows, cols, L.ow, pitch), "yb")
+      P.MACS = P.MACS + (band.i1 - band.i0) // band.rows * macs
+      band.srows = n
+      band.src_row = plan.linear({ { "band_i", L.sh }, { "r", 1 } }, -L.ph)
+    end
+    P.BAND_COPY = { rows = L.h, cols = L.w,
+      dst = plan.linear({ { "r", pitch }, { "col", 1 } }, L.pw),
+      src = plan.linear({ { "s", L.w }, { "col", 1 } }, 0),
+      zero = 0 }  -- the first column is padding: no copy writes it
+  elseif view then
+    -- A zero-padded copy of each input plane: one block, no border cases.
+    local rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
+    taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, L.ow, pitch), "y")
+  else
+    local rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
+    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+    taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, L.ow, L.w), "y")
+  end
+  P.TAPS, P.HAS_TAPS = taps, #taps > 0
   for kb = 0, nb - 1 do
-    P.PLANES[#P.PLANES + 1] = { ptr = "y" .. kb, bias = "b" .. kb,
+    P.PLANES[#P.PLANES + 1] = { ptr = "y" .. kb, band_ptr = "yb" .. kb, bias = "b" .. kb,
       plane = plan.linear({ { "n", L.k }, { "k", 1 } }, kb), k = plan.linear({ { "k", 1 } }, kb) }
     for _, t in ipairs(taps) do
       P.WEIGHTS[#P.WEIGHTS + 1] = { name = string.format("w_k%d_m%d_q%d", kb, t.m, t.q),
@@ -289,7 +333,10 @@ local function forward_plan(L, V)
     P.VIEW = { size = vh * pitch, rows = L.h, cols = L.w,
       dst = plan.linear({ { "i", pitch }, { "j", 1 } }, L.ph * pitch + L.pw),
       src = plan.linear({ { "i", L.w }, { "j", 1 } }, 0) }
+  elseif rb then
+    P.BUFFER = srows(rb) * pitch
   end
+  P.BUFFER = P.BUFFER or (view and vh * pitch)
   return P
 end
 
@@ -302,47 +349,43 @@ local function grad_input_plan(L, V)
   local vh, vw = L.oh + top + bottom, L.ow + left + right
   local pitch = row_pitch(vw, size)
   local view = top + bottom + left + right > 0 and vh * pitch * size <= VIEW_BYTES
-  local rows, cols, blocks
-  if view then
-    -- A zero-padded copy of each dY plane: one block per phase, no border cases.
-    rows = plan.grad_input_axis(L.h, vh, L.k1, L.sh, L.ph + L.sh * top, L.dh)
-    cols = plan.grad_input_axis(L.w, vw, L.k2, L.sw, L.pw + L.sw * left, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.w, pitch)
-  else
-    rows = plan.grad_input_axis(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
-    cols = plan.grad_input_axis(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.w, L.ow)
-  end
+  -- Bands of rows (see forward_plan) for unit row stride: every band then has one phase.
+  local function srows(rb) return rb + (L.k1 - 1) * L.dh end
+  -- Only with column padding: without it (left and right from the window alone) gcc 12
+  -- spilled the carried vectors of the band (256x256 3x3: 47% of peak with border
+  -- blocks, 42% with bands; padding 1: 35% and 56%).
+  local rb = not view and L.sh == 1 and L.pw > 0 and band_rows(L.h, pitch * size, srows)
   local nb = channel_block(V.CG)
-  local taps = taps_of(blocks, L.k2)
-  local split = (#taps + 15) // 16
-  local P = { NB = nb, TAPS = taps, HAS_TAPS = #taps > 0, WEIGHTS = {}, PLANES = {} }
-  local o = {
-    acc = { "dx_c", "y" }, ptr = "dx", src = view and "dyv" or "dy", nb = nb, split = split,
-    rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.KG == 1,
-    roll = true, split_taps = 16,
-    init = function() return "0" end,
-    w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
-  }
-  -- With a stride, the phases of a padded copy usually cover the same (i, j) range:
-  -- one loop then computes every phase, so the strided stores of the phases meet
-  -- in contiguous memory (and each dY element loaded feeds more taps).
-  local same = view and #blocks > 1 and #blocks <= 4
-  for _, b in ipairs(blocks) do
-    if b.i0 ~= blocks[1].i0 or b.i1 ~= blocks[1].i1 or b.j0 ~= blocks[1].j0 or b.j1 ~= blocks[1].j1
-      or #b.taps == 0 then
-      same = false
+  local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
+  -- Return the taps, row groups and multiply-adds of gathering 'blocks'.
+  local function groups_of(blocks, ptr)
+    local taps = taps_of(blocks, L.k2)
+    local split = (#taps + 15) // 16
+    local o = {
+      acc = { "dx_c", "y" }, ptr = ptr, src = (view or rb) and "dyv" or "dy", nb = nb, split = split,
+      rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.KG == 1,
+      roll = true, split_taps = 16,
+      init = function() return "0" end,
+      w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
+    }
+    -- With a stride, the phases of a padded copy usually cover the same (i, j) range:
+    -- one loop then computes every phase, so the strided stores of the phases meet
+    -- in contiguous memory (and each dY element loaded feeds more taps).
+    local same = (view or rb) and #blocks > 1 and #blocks <= 4
+    for _, b in ipairs(blocks) do
+      if b.i0 ~= blocks[1].i0 or b.i1 ~= blocks[1].i1 or b.j0 ~= blocks[1].j0 or b.j1 ~= blocks[1].j1
+        or #b.taps == 0 then
+        same = false
+      end
     end
-  end
-  if same then
+    if not same then return taps, gather_groups(blocks, o) end
     o.roll = false
-    P.GROUPS, P.MACS = {}, 0
-    local merged
+    local merged, all = nil, 0
     o.rows = math.max(1, 8 // (nb * split * #blocks))
     for bi, b in ipairs(blocks) do
       o.acc = { "dx_c", string.format("p%d_y", bi - 1) }
       local groups, macs = gather_groups({ b }, o)
-      P.MACS = P.MACS + macs
+      all = all + macs
       if not merged then
         merged = groups
       else
@@ -356,12 +399,41 @@ local function grad_input_plan(L, V)
         end
       end
     end
-    P.GROUPS = merged
-  else
-    P.GROUPS, P.MACS = gather_groups(blocks, o)
+    return taps, merged, all
   end
+  local taps
+  if rb then
+    local cols = plan.grad_input_axis(L.w, vw, L.k2, L.sw, L.pw + L.sw * left, L.dw)
+    P.BANDS = bands_of(L.h, rb)
+    for _, band in ipairs(P.BANDS) do
+      local n = srows(band.rows)
+      local rows = plan.grad_input_axis(band.rows, n, L.k1, 1, (L.k1 - 1) * L.dh, L.dh)
+      local macs
+      taps, band.groups, macs = groups_of(plan.gather_blocks(rows, cols, L.w, pitch), "dxb")
+      P.MACS = P.MACS + (band.i1 - band.i0) // band.rows * macs
+      band.srows = n
+      band.src_row = plan.linear({ { "band_i", 1 }, { "r", 1 } }, L.ph - (L.k1 - 1) * L.dh)
+    end
+    P.BAND_COPY = { rows = L.oh, cols = L.ow,
+      dst = plan.linear({ { "r", pitch }, { "col", 1 } }, left),
+      src = plan.linear({ { "s", L.ow }, { "col", 1 } }, 0),
+      -- An element no copy writes: the first column, or the last of the pitch.
+      zero = left > 0 and 0 or pitch - 1 }
+    P.BUFFER = srows(rb) * pitch
+  elseif view then
+    -- A zero-padded copy of each dY plane: one block per phase, no border cases.
+    local rows = plan.grad_input_axis(L.h, vh, L.k1, L.sh, L.ph + L.sh * top, L.dh)
+    local cols = plan.grad_input_axis(L.w, vw, L.k2, L.sw, L.pw + L.sw * left, L.dw)
+    taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, L.w, pitch), "dx")
+    P.BUFFER = vh * pitch
+  else
+    local rows = plan.grad_input_axis(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
+    local cols = plan.grad_input_axis(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
+    taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, L.w, L.ow), "dx")
+  end
+  P.TAPS, P.HAS_TAPS = taps, #taps > 0
   for cb = 0, nb - 1 do
-    P.PLANES[#P.PLANES + 1] = { ptr = "dx" .. cb,
+    P.PLANES[#P.PLANES + 1] = { ptr = "dx" .. cb, band_ptr = "dxb" .. cb,
       plane = plan.linear({ { "n", L.c }, { "c", 1 } }, cb) }
     for _, t in ipairs(taps) do
       P.WEIGHTS[#P.WEIGHTS + 1] = { name = string.format("w_c%d_m%d_q%d", cb, t.m, t.q),
@@ -746,13 +818,19 @@ function convgen.generate(L, texts)
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
   end
-  -- The row groups of a gather, as C text indented by 'indent' spaces, without
-  -- the last newline (the template line that calls it ends the text).
-  V.GATHER = function(groups, first, indent)
-    local text = render("gather.c.in", setmetatable({ GROUPS = groups, FIRST = first }, { __index = V }))
+  -- Render sub-template 'name' with 'vars' (over V) as C text indented by 'indent'
+  -- spaces, without the last newline (the template line that calls it ends the text).
+  local function sub(name, vars, indent)
+    local text = render(name, setmetatable(vars, { __index = V }))
     local pad = string.rep(" ", indent)
     text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
     return (text:gsub("\n$", ""))
+  end
+  V.GATHER = function(groups, first, indent)
+    return sub("gather.c.in", { GROUPS = groups, FIRST = first }, indent)
+  end
+  V.BANDS = function(P, buf, src, out_w, first, indent)
+    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first }, indent)
   end
   local h = render("header.h.in")
   -- The functions first: the file's head reports what their arrays take.
