@@ -259,13 +259,21 @@ local function band_rows(count, row_bytes, srows)
   return rb
 end
 
--- Return the bands of 'count' output rows, 'rb' rows each: { i0, i1, rows } for the
--- whole bands, then one for the rest.
-local function bands_of(count, rb)
+-- Return the bands of 'count' output rows, 'rb' rows each (the whole bands, then one
+-- for the rest: { i0, i1, rows, srows, groups }), their taps and multiply-adds per
+-- pass; 'gather(rows, srows)' returns the taps, row groups and multiply-adds of a band.
+local function bands_of(count, rb, srows, gather)
   local whole = count // rb * rb
-  local list = { { i0 = 0, i1 = whole, rows = rb } }
-  if whole < count then list[2] = { i0 = whole, i1 = count, rows = count - whole } end
-  return list
+  local bands = { { i0 = 0, i1 = whole, rows = rb } }
+  if whole < count then bands[2] = { i0 = whole, i1 = count, rows = count - whole } end
+  local taps, all = nil, 0
+  for _, band in ipairs(bands) do
+    local macs
+    band.srows = srows(band.rows)
+    taps, band.groups, macs = gather(band.rows, band.srows)
+    all = all + (band.i1 - band.i0) // band.rows * macs
+  end
+  return bands, taps, all
 end
 
 -- Return the forward plan: Y gathered from I, 'nb' output channels per pass.
@@ -296,24 +304,21 @@ local function forward_plan(L, V)
   local cols = plan.forward_axis(L.ow, vw, L.k2, L.sw, 0, L.dw)
   local taps
   if rb then
-    P.BANDS = bands_of(L.oh, rb)
-    for _, band in ipairs(P.BANDS) do
-      local n = srows(band.rows)
-      local rows = plan.forward_axis(band.rows, n, L.k1, L.sh, 0, L.dh)
-      local macs
-      taps, band.groups, macs = groups_of(plan.gather_blocks(rows, cols, L.ow, pitch), "yb")
-      P.MACS = P.MACS + (band.i1 - band.i0) // band.rows * macs
-      band.srows = n
-      band.src_row = plan.linear({ { "band_i", L.sh }, { "r", 1 } }, -L.ph)
-    end
+    P.BANDS, taps, P.MACS = bands_of(L.oh, rb, srows, function(rows, n)
+      local plan_rows = plan.forward_axis(rows, n, L.k1, L.sh, 0, L.dh)
+      return groups_of(plan.gather_blocks(plan_rows, cols, L.ow, pitch), "yb")
+    end)
     P.BAND_COPY = { rows = L.h, cols = L.w,
+      src_row = plan.linear({ { "band_i", L.sh }, { "r", 1 } }, -L.ph),
       dst = plan.linear({ { "r", pitch }, { "col", 1 } }, L.pw),
       src = plan.linear({ { "s", L.w }, { "col", 1 } }, 0),
       zero = 0 }  -- the first column is padding: no copy writes it
+    P.BUFFER = srows(rb) * pitch
   elseif view then
     -- A zero-padded copy of each input plane: one block, no border cases.
     local rows = plan.forward_axis(L.oh, vh, L.k1, L.sh, 0, L.dh)
     taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, L.ow, pitch), "y")
+    P.BUFFER = vh * pitch
   else
     local rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
     cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
@@ -330,13 +335,10 @@ local function forward_plan(L, V)
   end
   P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
   if view then
-    P.VIEW = { size = vh * pitch, rows = L.h, cols = L.w,
+    P.VIEW = { rows = L.h, cols = L.w,
       dst = plan.linear({ { "i", pitch }, { "j", 1 } }, L.ph * pitch + L.pw),
       src = plan.linear({ { "i", L.w }, { "j", 1 } }, 0) }
-  elseif rb then
-    P.BUFFER = srows(rb) * pitch
   end
-  P.BUFFER = P.BUFFER or (view and vh * pitch)
   return P
 end
 
@@ -404,17 +406,12 @@ local function grad_input_plan(L, V)
   local taps
   if rb then
     local cols = plan.grad_input_axis(L.w, vw, L.k2, L.sw, L.pw + L.sw * left, L.dw)
-    P.BANDS = bands_of(L.h, rb)
-    for _, band in ipairs(P.BANDS) do
-      local n = srows(band.rows)
-      local rows = plan.grad_input_axis(band.rows, n, L.k1, 1, (L.k1 - 1) * L.dh, L.dh)
-      local macs
-      taps, band.groups, macs = groups_of(plan.gather_blocks(rows, cols, L.w, pitch), "dxb")
-      P.MACS = P.MACS + (band.i1 - band.i0) // band.rows * macs
-      band.srows = n
-      band.src_row = plan.linear({ { "band_i", 1 }, { "r", 1 } }, L.ph - (L.k1 - 1) * L.dh)
-    end
+    P.BANDS, taps, P.MACS = bands_of(L.h, rb, srows, function(rows, n)
+      local plan_rows = plan.grad_input_axis(rows, n, L.k1, 1, (L.k1 - 1) * L.dh, L.dh)
+      return groups_of(plan.gather_blocks(plan_rows, cols, L.w, pitch), "dxb")
+    end)
     P.BAND_COPY = { rows = L.oh, cols = L.ow,
+      src_row = plan.linear({ { "band_i", 1 }, { "r", 1 } }, L.ph - (L.k1 - 1) * L.dh),
       dst = plan.linear({ { "r", pitch }, { "col", 1 } }, left),
       src = plan.linear({ { "s", L.ow }, { "col", 1 } }, 0),
       -- An element no copy writes: the first column, or the last of the pitch.
@@ -447,7 +444,7 @@ local function grad_input_plan(L, V)
   P.W_PLANE = plan.linear({ { "k", V.CG }, { P.C_IN_GROUP, 1 } }, 0)
   P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
   if view then
-    P.VIEW = { size = vh * pitch, rows = L.oh, cols = L.ow,
+    P.VIEW = { rows = L.oh, cols = L.ow,
       dst = plan.linear({ { "i", pitch }, { "j", 1 } }, top * pitch + left),
       src = plan.linear({ { "i", L.ow }, { "j", 1 } }, 0) }
   end
@@ -759,9 +756,6 @@ local function template_vars(L)
   V.F = forward_plan(L, V)
   V.GI = grad_input_plan(L, V)
   V.GW = grad_weight_plan(L, V)
-  -- grad_weight reads a padded copy when it fits: its taps decide which dW
-  -- elements are sums and which are plain zeros.
-  V.N_VIEWS = (V.F.VIEW and 1 or 0) + (V.GI.VIEW and 1 or 0) + (V.GW.VIEW and 1 or 0)
   V.LANES = L.dtype == "float" and 16 or 8
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
 
