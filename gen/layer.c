@@ -31,6 +31,47 @@ static int fail(char *msg, size_t msg_len, const char *fmt, ...)
 	return CG_EXIT_USAGE;
 }
 
+const char *const cg_target_names[CG_N_TARGETS] = {
+	"x86-64-v3", "x86-64-v4", "aarch64", "cortex-m4", "cortex-m7", "generic"
+};
+
+/* x86-64 levels as the psABI defines them, tested on the CPU that runs
+** convgen; other machines by what convgen was built for. */
+enum cg_target cg_target_host(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		return CG_X86_64_V4;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	    __builtin_cpu_supports("bmi2"))
+		return CG_X86_64_V3;
+	return CG_GENERIC;
+#elif defined(__aarch64__)
+	return CG_AARCH64;
+#else
+	return CG_GENERIC;
+#endif
+}
+
+static int parse_target(const char *s, enum cg_target *t, char *msg, size_t msg_len)
+{
+	int i;
+	if (strcmp(s, "host") == 0) {
+		*t = cg_target_host();
+		return CG_EXIT_OK;
+	}
+	for (i = 0; i < CG_N_TARGETS; i++) {
+		if (strcmp(s, cg_target_names[i]) == 0) {
+			*t = (enum cg_target)i;
+			return CG_EXIT_OK;
+		}
+	}
+	return fail(msg, msg_len, "--target '%s': unknown target (known: host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7, generic)", s);
+}
+
 size_t cg_input_size(const struct cg_layer *l)
 {
 	return (size_t)l->n * l->c * l->h * l->w;
@@ -215,12 +256,13 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
 	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
 	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
+	{"--target", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
 	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
@@ -249,6 +291,7 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 		return CG_EXIT_OK;
 	case O_OPS:      return parse_ops(v, &l->ops, msg, msg_len);
 	case O_NAME:     return parse_name(v, l->name, msg, msg_len);
+	case O_TARGET:   return parse_target(v, &l->target, msg, msg_len);
 	case O_OUT:
 		if (*v == '\0')
 			return fail(msg, msg_len, "-o '': expected a directory");
@@ -288,6 +331,7 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 	l->sh = l->sw = l->dh = l->dw = 1;
 	l->dtype = CG_FLOAT;
 	l->ops = CG_ALL_OPS;
+	l->target = cg_target_host();
 	strcpy(l->name, "conv");
 	x->seed = 1;
 	for (i = 0; i < argc; i++) {
@@ -311,7 +355,7 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 		}
 		if (r != CG_EXIT_OK)
 			return r;
-		if (o <= O_NAME)
+		if (o <= O_TARGET)
 			x->n_layer_options++;
 	}
 	if (x->file) {

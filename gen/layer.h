@@ -21,6 +21,15 @@ extern const char *const cg_op_names[CG_N_OPS];  /* "forward", ... */
 
 #define CG_NAME_MAX 64
 
+/* The targets of --target (gen/lua/targets.lua says what each one is); 'host'
+** is not among them: the parser resolves it to one of these. */
+enum cg_target { CG_X86_64_V3, CG_X86_64_V4, CG_AARCH64, CG_CORTEX_M4, CG_CORTEX_M7,
+                 CG_GENERIC, CG_N_TARGETS };
+extern const char *const cg_target_names[CG_N_TARGETS];  /* "x86-64-v3", ... */
+
+/* The target that fits the machine convgen runs on. */
+enum cg_target cg_target_host(void);
+
 struct cg_layer {
 	int n, c, k, g;        /* batch, in-channels, out-channels, groups */
 	int h, w;              /* input height, width */
@@ -30,6 +39,7 @@ struct cg_layer {
 	int dh, dw;            /* dilation */
 	int oh, ow;            /* output height, width: derived by the parser */
 	enum cg_dtype dtype;
+	enum cg_target target; /* resolved: never 'host' */
 	unsigned ops;          /* set of CG_OP_BIT(op) */
 	char name[CG_NAME_MAX];
 };

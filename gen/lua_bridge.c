@@ -48,6 +48,8 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 	lua_setfield(L, -2, "dtype");
 	lua_pushstring(L, l->name);
 	lua_setfield(L, -2, "name");
+	lua_pushstring(L, cg_target_names[l->target]);
+	lua_setfield(L, -2, "target");
 	lua_pushstring(L, CG_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_newtable(L);                                  /* layer, ops */

@@ -78,7 +78,7 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	cr_assert(mkdir(tmp, 0777) == 0 && mkdir(in, 0777) == 0);
 	cr_assert_eq(generate(out, "conv", "--input 5x5 --kernel 3x3"), 0);
 	if (prep) {
-		cr_assert_eq(generate(in, "good", "--input 6x6 --kernel 3x3"), 0);
+		cr_assert_eq(generate(in, "good", "--input 6x6 --kernel 3x3 --target generic"), 0);
 		snprintf(cmd, sizeof cmd, "cd '%s' && { %s ; }", in, prep);
 		cr_assert_eq(run_shell(cmd), 0, "%s: preparing the input failed: %s", id, prep);
 	}
@@ -130,7 +130,7 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	remove_dir(d);
 }
 
-/* Shell snippets run in D/in on good.c (--input 6x6 --kernel 3x3): the
+/* Shell snippets run in D/in on good.c (--input 6x6 --kernel 3x3 --target generic): the
 ** command on line 2, the trailer 'end of good.c' comment on the last line. */
 #define EDIT(from, to) "sed -i '2s/" from "/" to "/' good.c"
 #define WORDS_130 "sed -i \"2s/\\$/$(printf ' x%.0s' $(seq 130))/\" good.c"
@@ -199,6 +199,14 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(name_dot,                 2, "--name",             ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --name conv.v2 -o .") \
 	X(name_64_characters,       2, "--name",             ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --name " \
 	  "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc -o .") \
+	/* --target */ \
+	X(target_unknown,           2, "--target 'x86-64-v5': unknown target", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target x86-64-v5 -o .") \
+	X(target_empty,             2, "--target '': unknown target", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target '' -o .") \
+	X(target_capitalised,       2, "--target 'Generic'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target Generic -o .") \
+	X(target_missing_value,     2, "--target: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o . --target") \
+	X(target_given_twice,       2, "--target: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target generic --target host -o .") \
+	X(target_with_file,         2, "--file: the layer comes from the file's header", ONE_LINE, NULL, "verify --file conv.c --target generic") \
+	X(header_target_unknown,    2, "--target 'pdp-11'", ONE_LINE, EDIT("--target generic", "--target pdp-11"), "verify --file ../in/good.c") \
 	/* unknown options and stray words */ \
 	X(unknown_equals_form,      2, "--input=5x5",        ONE_LINE, NULL, "generate --input=5x5 --kernel 3x3 -o .") \
 	X(unknown_short_option,     2, "-x",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -x -o .") \

@@ -3,34 +3,23 @@
 -- no sense, so an error raised here is a generator bug.
 
 local plan = require "plan"
+local targets = require "targets"
 local template = require "template"
 
 local convgen = {}
 
--- Largest zero-padded copy of one plane kept on the stack (each function stays
--- well under 64 KiB of stack); larger planes use border blocks instead.
-local VIEW_BYTES = 32768
--- Largest set of grad_weight's per-tap partial-sum rows (more taps, shorter chunks).
-local P_BYTES = 24576
--- Largest stack arrays of grad_weight together (padded copies of I and dY, lane sums).
-local STACK_BYTES = 61440
--- Bytes of source rows one column strip of a rolling group (see roll_group) spans:
--- all rows if they fit, else 8 to 32 rows, so that what a strip touches is still in
--- L1 for the next strip (measured, 3x3 forward: 256 columns best at 32 rows, 1024
--- columns at 8, dw 56x56 10% slower in two strips than in one).
-local ROLL_BYTES = 32768
-
--- Return the row pitch of a padded copy 'cols' wide: a multiple of 64 bytes, so
--- every row starts as aligned as the first.  Workaround for a gcc 12.2 bug, not for
--- undefined behaviour (the indices are in bounds; ASan/UBSan are clean): with a
--- 66-float pitch, -O3 -march=native (AVX-512) vectorizes the j loop with 64-byte
--- vectors and its epilogue with 32-byte vectors (vect-epilogues-nomask); the
--- epilogue's analysis decides to "force alignment" of the stack copy xv to 32 bytes
--- and emits vmovaps for a tap at misalignment 0, but xv keeps its 16-byte alignment
--- in the frame, so the load faults.  --param vect-epilogues-nomask=0 or
--- -mprefer-vector-width=256 also avoid it; clang and gcc -O2 are not affected.
-local function row_pitch(cols, size)
-  local per = 64 // size
+-- Return the row pitch of a padded copy 'cols' wide: a whole number of vectors
+-- (S.row_align elements), so every row starts as aligned as the first.  Workaround
+-- for a gcc 12.2 bug, not for undefined behaviour (the indices are in bounds;
+-- ASan/UBSan are clean): with a 66-float pitch, -O3 -march=native (AVX-512)
+-- vectorizes the j loop with 64-byte vectors and its epilogue with 32-byte vectors
+-- (vect-epilogues-nomask); the epilogue's analysis decides to "force alignment" of
+-- the stack copy xv to 32 bytes and emits vmovaps for a tap at misalignment 0, but
+-- xv keeps its 16-byte alignment in the frame, so the load faults.  --param
+-- vect-epilogues-nomask=0 or -mprefer-vector-width=256 also avoid it; clang and
+-- gcc -O2 are not affected.
+local function row_pitch(cols, S)
+  local per = S.row_align
   return (cols + per - 1) // per * per
 end
 
@@ -53,9 +42,9 @@ local function command(L)
   return string.format(
     "convgen generate --input %dx%d --kernel %dx%d --batch %d --in-channels %d"
       .. " --out-channels %d --groups %d --stride %dx%d --padding %dx%d --dilation %dx%d"
-      .. " --dtype %s --ops %s --name %s -o .",
+      .. " --target %s --dtype %s --ops %s --name %s -o .",
     L.h, L.w, L.k1, L.k2, L.n, L.c, L.k, L.g, L.sh, L.sw, L.ph, L.pw, L.dh, L.dw,
-    L.dtype, table.concat(L.ops, ","), L.name)
+    L.target, L.dtype, table.concat(L.ops, ","), L.name)
 end
 
 -- Return the C expression of the input channel that output channel k's
@@ -106,8 +95,8 @@ local function roll_group(b, o)
   table.sort(rlist)
   table.sort(clist)
   if rlist[#rlist] - rlist[1] ~= #rlist - 1 or #rlist * #clist ~= #b.taps then return nil end
-  -- Carried and fresh source vectors plus the weights: 26 of the 32 vector registers.
-  if #rlist < 2 or #rlist * #clist + #b.taps > 26 then return nil end
+  -- Carried and fresh source vectors plus the weights must fit the registers.
+  if #rlist < 2 or #rlist * #clist + #b.taps > o.S.roll_regs then return nil end
   local rmin, rmax = rlist[1], rlist[#rlist]
   local g = { roll = true, i0 = b.i0, i1 = b.i1, step = 1, j0 = b.j0, j1 = b.j1,
               jmain = b.j1, empty = false, carried = {}, loads = {}, rotate = {},
@@ -115,7 +104,10 @@ local function roll_group(b, o)
               lane_terms = {}, terms = {}, accs = {}, lane_stores = {} }
   local tail = b.j1 - b.j0 - (b.j1 - b.j0) // o.lanes * o.lanes
   if tail > 0 then g.jlast = b.j1 - o.lanes end
-  local fit = ROLL_BYTES // (b.src_w * (64 // o.lanes))
+  -- A column strip spans all rows if they fit the cache, else 8 to 32 rows, so that
+  -- what a strip touches is still in L1 for the next strip (measured, 3x3 forward: 256
+  -- columns best at 32 rows, 1024 columns at 8, dw 56x56 10% slower in two strips).
+  local fit = o.S.strip_bytes // (b.src_w * o.S.size)
   if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
   g.ie = g.rb >= b.i1 - b.i0 and tostring(b.i1)
     or string.format("ib + %d < %d ? ib + %d : %d", g.rb, b.i1, g.rb, b.i1)
@@ -249,11 +241,12 @@ local function taps_of(blocks, k2)
 end
 
 -- Return the most output rows, at least 2 and at most 'count', of a band whose
--- 'srows(rows)' source rows of 'row_bytes' each fit a stack copy; nil if 2 do not.
-local function band_rows(count, row_bytes, srows)
+-- 'srows(rows)' source rows of 'row_bytes' each fit a stack copy of 'copy_bytes';
+-- nil if 2 do not.
+local function band_rows(count, row_bytes, copy_bytes, srows)
   local rb
   for r = 2, count do
-    if srows(r) * row_bytes > VIEW_BYTES then break end
+    if srows(r) * row_bytes > copy_bytes then break end
     rb = r
   end
   return rb
@@ -281,22 +274,22 @@ end
 -- the whole plane (VIEW); or, when the plane is too large for that and has
 -- column padding, zero-padded copies of bands of rows (BANDS): column borders cut
 -- every row into scalar pieces, row borders only cut off whole rows.
-local function forward_plan(L, V)
-  local size = L.dtype == "float" and 4 or 8
+local function forward_plan(L, V, S)
+  local size = S.size
   local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
-  local pitch = row_pitch(vw, size)
-  local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= VIEW_BYTES
+  local pitch = row_pitch(vw, S)
+  local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= S.copy_bytes
   local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
-  local rb = not view and L.pw > 0 and band_rows(L.oh, pitch * size, srows)
+  local rb = not view and L.pw > 0 and band_rows(L.oh, pitch * size, S.copy_bytes, srows)
   local nb = channel_block(V.KG)
   local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
   local function groups_of(blocks, ptr)
     local taps = taps_of(blocks, L.k2)
-    local split = (#taps + 15) // 16
+    local split = (#taps + S.chain_taps - 1) // S.chain_taps
     return taps, gather_groups(blocks, {
       acc = { "y_k", "i" }, ptr = ptr, src = (view or rb) and "xv" or "x", nb = nb, split = split,
-      rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.CG == 1,
-      roll = true, split_taps = 16,
+      rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = V.CG == 1,
+      roll = true, split_taps = S.chain_taps, S = S,
       init = function(kb) return "b" .. kb end,
       w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
     })
@@ -344,29 +337,35 @@ end
 
 -- Return the grad_input plan: dI gathered from dY phase by phase, 'nb' input
 -- channels per pass.
-local function grad_input_plan(L, V)
-  local size = L.dtype == "float" and 4 or 8
+local function grad_input_plan(L, V, S)
+  local size = S.size
   local top, bottom = plan.view_pads(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
   local left, right = plan.view_pads(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
   local vh, vw = L.oh + top + bottom, L.ow + left + right
-  local pitch = row_pitch(vw, size)
-  local view = top + bottom + left + right > 0 and vh * pitch * size <= VIEW_BYTES
+  local pitch = row_pitch(vw, S)
+  local view = top + bottom + left + right > 0 and vh * pitch * size <= S.copy_bytes
   -- Bands of rows (see forward_plan) for unit row stride: every band then has one phase.
   local function srows(rb) return rb + (L.k1 - 1) * L.dh end
   -- Only with column padding: without it (left and right from the window alone) gcc 12
   -- spilled the carried vectors of the band (256x256 3x3: 47% of peak with border
   -- blocks, 42% with bands; padding 1: 35% and 56%).
-  local rb = not view and L.sh == 1 and L.pw > 0 and band_rows(L.h, pitch * size, srows)
+  -- A band copy reads its zero from an element no copy writes (see BAND_COPY below):
+  -- without left padding that is the last column of the pitch, so the pitch must be
+  -- longer than the rows (with one lane, or rows of whole vectors, it is not).
+  local band_pitch = left > 0 and pitch or row_pitch(vw + 1, S)
+  local rb = not view and L.sh == 1 and L.pw > 0
+    and band_rows(L.h, band_pitch * size, S.copy_bytes, srows)
+  if rb then pitch = band_pitch end
   local nb = channel_block(V.CG)
   local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
   -- Return the taps, row groups and multiply-adds of gathering 'blocks'.
   local function groups_of(blocks, ptr)
     local taps = taps_of(blocks, L.k2)
-    local split = (#taps + 15) // 16
+    local split = (#taps + S.chain_taps - 1) // S.chain_taps
     local o = {
       acc = { "dx_c", "y" }, ptr = ptr, src = (view or rb) and "dyv" or "dy", nb = nb, split = split,
-      rows = math.max(1, 8 // (nb * split)), lanes = 64 // size, overlap = V.KG == 1,
-      roll = true, split_taps = 16,
+      rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = V.KG == 1,
+      roll = true, split_taps = S.chain_taps, S = S,
       init = function() return "0" end,
       w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
     }
@@ -383,7 +382,7 @@ local function grad_input_plan(L, V)
     if not same then return taps, gather_groups(blocks, o) end
     o.roll = false
     local merged, all = nil, 0
-    o.rows = math.max(1, 8 // (nb * split * #blocks))
+    o.rows = math.max(1, S.accumulators // (nb * split * #blocks))
     for bi, b in ipairs(blocks) do
       o.acc = { "dx_c", string.format("p%d_y", bi - 1) }
       local groups, macs = gather_groups({ b }, o)
@@ -466,21 +465,21 @@ end
 -- TG taps at a time, RB output rows per iteration, reduced across lanes at the end.
 -- Lane sums of KC output channels are kept in 'part' across the batch loop, so the
 -- (zero-padded, column-phase-split) copy of an input plane is made once per sample.
-local function grad_weight_plan(L, V)
-  local size = L.dtype == "float" and 4 or 8
-  local lanes = 64 // size
+local function grad_weight_plan(L, V, S)
+  local size = S.size
+  local lanes = S.lanes
   local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
   local pcols = (vw + L.sw - 1) // L.sw
-  local pitch = row_pitch(pcols, size)
+  local pitch = row_pitch(pcols, S)
   local kb = V.KG % 2 == 0 and 2 or 1
   local ntaps = L.k1 * L.k2
   local tg
-  if ntaps * kb <= 20 then
+  if ntaps * kb <= S.gw_taps then
     tg = ntaps
-  elseif kb * L.k2 <= 18 then
-    tg = (18 // (kb * L.k2)) * L.k2
+  elseif kb * L.k2 <= S.gw_group then
+    tg = (S.gw_group // (kb * L.k2)) * L.k2
   else
-    tg = math.max(1, 18 // kb)
+    tg = math.max(1, S.gw_group // kb)
   end
   -- A large window loops at run time over rectangles of TM x TQ taps (TM divides K1,
   -- TQ divides K2) instead of printing every tap group: code grows with the group, not
@@ -490,7 +489,7 @@ local function grad_weight_plan(L, V)
     local best = { tm = 1, tq = 1 }
     for tm = 1, L.k1 do
       for tq = 1, L.k2 do
-        if L.k1 % tm == 0 and L.k2 % tq == 0 and tm * tq * kb <= 18
+        if L.k1 % tm == 0 and L.k2 % tq == 0 and tm * tq * kb <= S.gw_group
           and (tm * tq > best.tm * best.tq or (tm * tq == best.tm * best.tq and tq > best.tq)) then
           best = { tm = tm, tq = tq }
         end
@@ -499,23 +498,23 @@ local function grad_weight_plan(L, V)
     tloop = best
     tg = best.tm * best.tq
   end
-  local rb = kb * math.min(tg, ntaps) <= 10 and 2 or 1
+  local rb = kb * math.min(tg, ntaps) <= S.gw_two_rows and 2 or 1
   -- Rolling rows (see roll_group): one dY row per iteration inside a column strip, the
   -- I vectors of the window's upper rows carried in registers from row to row.
   -- KB output channels share each carried I vector: KB*taps sums, taps I vectors and KB dY
   -- values must fit the 32 vector registers (KB 2: 3x3 windows).
   local roll = not tloop and tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1 and L.k1 > 1
-    and (kb == 1 and 2 * ntaps + 1 <= 26 or kb > 1 and (kb + 1) * ntaps + kb <= 29)
-  local kc = chunk_of(V.KG, kb, math.max(kb, P_BYTES // (tg * lanes * size)))
+    and (kb == 1 and 2 * ntaps + 1 <= S.gw_roll_one or kb > 1 and (kb + 1) * ntaps + kb <= S.gw_roll_two)
+  local kc = chunk_of(V.KG, kb, math.max(kb, S.part_bytes // (tg * lanes * size)))
   -- Rows of OW columns that are not a multiple of LANES would end in a partial-vector
   -- loop; with stride 1 down the rows, copy dY into rows of 'pitch' columns whose last
   -- ones are zero, so every row is whole vectors: the extra products are 0 * I.  The
   -- padded copy of I then gets one more (zero) row, read by the last row's extra columns.
   local jcols = (L.ow + lanes - 1) // lanes * lanes
-  local dyv = L.sh == 1 and L.ow % lanes ~= 0 and L.sw * (vh + 1) * pitch * size <= VIEW_BYTES
-    and (L.sw * (vh + 1) * pitch + kb * L.oh * pitch + kc * tg * lanes) * size <= STACK_BYTES
+  local dyv = L.sh == 1 and L.ow % lanes ~= 0 and L.sw * (vh + 1) * pitch * size <= S.copy_bytes
+    and (L.sw * (vh + 1) * pitch + kb * L.oh * pitch + kc * tg * lanes) * size <= S.stack_bytes
   local plane = (vh + (dyv and 1 or 0)) * pitch
-  local view = (dyv or L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * plane * size <= VIEW_BYTES
+  local view = (dyv or L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * plane * size <= S.copy_bytes
   if not view then tloop = nil end
   -- Rolling measured 1.5-1.9x faster without a padded copy (100x100 to 1024x1024, also
   -- with padding), but 0.65-1.3x with one (28x28 to 64x64: gcc 12 keeps the lane sums
@@ -637,7 +636,7 @@ local function grad_weight_plan(L, V)
                 end
               end
               g.rb = g.i1 - g.i0
-              local fit = ROLL_BYTES // (rw * size)
+              local fit = S.strip_bytes // (rw * size)
               if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
               g.ie = g.rb >= g.i1 - g.i0 and tostring(g.i1)
                 or string.format("ib + %d < %d ? ib + %d : %d", g.rb, g.i1, g.rb, g.i1)
@@ -732,7 +731,7 @@ end
 -- letters and the precomputed plan.
 local function template_vars(L)
   local V = {
-    VERSION = L.version, NAME = L.name, T = L.dtype,
+    VERSION = L.version, NAME = L.name, T = L.dtype, TARGET = L.target,
     N = L.n, C = L.c, K = L.k, G = L.g, H = L.h, W = L.w, K1 = L.k1, K2 = L.k2,
     SH = L.sh, SW = L.sw, PH = L.ph, PW = L.pw, DH = L.dh, DW = L.dw, OH = L.oh, OW = L.ow,
     CG = L.c // L.g, KG = L.k // L.g,
@@ -753,10 +752,12 @@ local function template_vars(L)
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
 
-  V.F = forward_plan(L, V)
-  V.GI = grad_input_plan(L, V)
-  V.GW = grad_weight_plan(L, V)
-  V.LANES = L.dtype == "float" and 16 or 8
+  local S = targets.schedule(L.target, L.dtype)
+  V.S = S
+  V.F = forward_plan(L, V, S)
+  V.GI = grad_input_plan(L, V, S)
+  V.GW = grad_weight_plan(L, V, S)
+  V.LANES = S.lanes
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
 
   -- Cost per call, counted from the multiply-adds the plans emit, times the

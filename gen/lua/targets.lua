@@ -1,0 +1,95 @@
+-- targets.lua: the target model.  What each machine that convgen generates for
+-- is, in one place, and the schedule facts that follow from it for one element
+-- type.  The planners in convgen.lua read every machine fact from
+-- targets.schedule(); none is a literal there.  'host' never reaches this file:
+-- gen/target.c resolves it to one of these names before generation.
+
+local targets = {}
+
+-- Facts per target (bytes unless said):
+--   isa          what the vector unit is, for the file's header
+--   vector       width of one vector register; 0: scalar floating point only
+--   registers    vector (or, scalar, floating-point) registers of one element
+--                type the compiler can allocate
+--   fma          element types with a fused multiply-add instruction
+--   cache        L1 data cache a loop's working set should stay within
+--   stack        the stack one function's local arrays may take by default
+--   copies       largest zero-padded copy of one plane (or band of rows) kept
+--                on the stack; 0: no copies, border blocks everywhere
+local MACHINES = {
+  -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
+  ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
+                    fma = { float = true, double = true },
+                    cache = 32768, stack = 61440, copies = 32768 },
+  -- AVX2 + FMA (Haswell and later, Zen 1 to 3): 16 ymm registers.
+  ["x86-64-v3"] = { isa = "AVX2+FMA", vector = 32, registers = 16,
+                    fma = { float = true, double = true },
+                    cache = 32768, stack = 61440, copies = 32768 },
+  -- Armv8-A Advanced SIMD: 32 q registers of 128 bits.
+  ["aarch64"]   = { isa = "NEON", vector = 16, registers = 32,
+                    fma = { float = true, double = true },
+                    cache = 32768, stack = 61440, copies = 32768 },
+  -- FPv4-SP: 32 single-precision registers, no double-precision unit (double is
+  -- software floating point), no cache, a small stack.
+  ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
+                    fma = { float = true, double = false },
+                    cache = 0, stack = 1024, copies = 0 },
+  -- FPv5-DP: 32 single or 16 double-precision registers.
+  ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
+                    fma = { float = true, double = true },
+                    cache = 16384, stack = 1024, copies = 0 },
+  -- Any C99 compiler: scalar code, no assumption about registers or FMA.
+  ["generic"]   = { isa = "none", vector = 0, registers = 16,
+                    fma = { float = false, double = false },
+                    cache = 32768, stack = 61440, copies = 32768 },
+}
+
+-- The register budgets below were measured on a 32-register machine (AVX-512,
+-- gcc 12): of 32 registers, 26 for a rolling group's carried and fresh source
+-- vectors plus its weights, 20 and 18 for grad_weight's tap groups, 10 for its
+-- two-row blocks, 8 accumulators per row block.  Other register files scale them.
+local function scaled(regs, of32)
+  return math.max(1, regs * of32 // 32)
+end
+
+-- Return the names of every target, sorted (for messages and tests).
+function targets.names()
+  local list = {}
+  for name in pairs(MACHINES) do list[#list + 1] = name end
+  table.sort(list)
+  return list
+end
+
+-- Return the schedule facts of target 'name' for elements of 'size' bytes.
+function targets.schedule(name, dtype)
+  local m = assert(MACHINES[name], "unknown target " .. tostring(name))
+  local size = dtype == "float" and 4 or 8
+  local regs = dtype == "double" and name == "cortex-m7" and 16 or m.registers
+  local lanes = math.max(1, m.vector // size)
+  return {
+    target = name, isa = m.isa, size = size,
+    -- Elements of one vector: the lane arrays' length and the column step.
+    lanes = lanes,
+    -- Padded rows are a whole number of vectors long, so every row starts as aligned
+    -- as the first (see convgen.lua's row_pitch).
+    row_align = lanes,
+    fma = m.fma[dtype],
+    copy_bytes = m.copies,
+    -- Lane sums of grad_weight's tap groups, at most (more taps, fewer channels).
+    part_bytes = m.copies * 3 // 4,
+    stack_bytes = m.stack,
+    -- Source rows one column strip of a rolling group spans stay in the L1 cache.
+    strip_bytes = m.cache,
+    roll_regs = scaled(regs, 26),
+    gw_taps = scaled(regs, 20),
+    gw_group = scaled(regs, 18),
+    gw_two_rows = scaled(regs, 10),
+    gw_roll_one = scaled(regs, 26),
+    gw_roll_two = scaled(regs, 29),
+    accumulators = scaled(regs, 8),
+    -- Taps per accumulator chain before a sum splits in two.
+    chain_taps = 16,
+  }
+end
+
+return targets
