@@ -195,6 +195,48 @@ static int parse_name(const char *s, char *name, char *msg, size_t msg_len)
 	return CG_EXIT_OK;
 }
 
+/* Parse --schedule's "OP.KEY=V,OP.KEY=V,..." into l->choice. */
+static int parse_schedule(const char *s, struct cg_layer *l, char *msg, size_t msg_len)
+{
+	static const char *const keys[] = { "lanes", "acc", "roll" };
+	const char *p = s;
+	if (*s == '\0')
+		return fail(msg, msg_len, "--schedule '': expected OP.KEY=VALUE,... (keys: lanes, acc, roll)");
+	for (;;) {
+		size_t len = strcspn(p, ","), oplen = strcspn(p, ".");
+		const char *key, *eq, *end;
+		long v;
+		int op, k, found = -1, *slot;
+		for (op = 0; op < CG_N_OPS && oplen < len; op++)
+			if (strlen(cg_op_names[op]) == oplen && strncmp(p, cg_op_names[op], oplen) == 0)
+				found = op;
+		if (found < 0)
+			return fail(msg, msg_len, "--schedule '%s': '%.*s' is not OP.KEY=VALUE with a known op", s, (int)len, p);
+		key = p + oplen + 1;
+		eq = memchr(key, '=', (size_t)(p + len - key));
+		for (k = 0; eq && k < 3; k++)
+			if (strlen(keys[k]) == (size_t)(eq - key) && strncmp(key, keys[k], (size_t)(eq - key)) == 0)
+				break;
+		if (!eq)
+			return fail(msg, msg_len, "--schedule '%s': '%.*s' is not OP.KEY=VALUE", s, (int)len, p);
+		if (k == 3)
+			return fail(msg, msg_len, "--schedule '%s': '%.*s': unknown key (known: lanes, acc, roll)", s, (int)len, p);
+		if (parse_count(eq + 1, &v, &end) != 0 || end != p + len)
+			return fail(msg, msg_len, "--schedule '%s': '%.*s': expected a decimal value", s, (int)len, p);
+		slot = k == 0 ? &l->choice[found].lanes : k == 1 ? &l->choice[found].acc : &l->choice[found].roll;
+		if (*slot != (k == 2 ? -1 : 0))
+			return fail(msg, msg_len, "--schedule '%s': %s.%s given twice", s, cg_op_names[found], keys[k]);
+		if ((k == 0 && (v < 1 || v > 64 || (v & (v - 1)) != 0)) || (k == 1 && (v < 1 || v > 64)) ||
+		    (k == 2 && v > 1))
+			return fail(msg, msg_len, "--schedule '%s': %s.%s=%ld out of range (lanes: a power of two up to 64; acc: 1 to 64; roll: 0 or 1)",
+			            s, cg_op_names[found], keys[k], v);
+		*slot = (int)v;
+		if (p[len] == '\0')
+			return CG_EXIT_OK;
+		p += len + 1;
+	}
+}
+
 /* Output extent of one axis (MATH.md part II), or 0 when the dilated
 ** kernel does not fit the padded input. */
 static long out_extent(long in, long pad, long dil, long ker, long stride)
@@ -256,13 +298,13 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
 	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
 	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
-	{"--target", 0, 1},
+	{"--target", 0, 1}, {"--schedule", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
 	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
@@ -292,6 +334,7 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 	case O_OPS:      return parse_ops(v, &l->ops, msg, msg_len);
 	case O_NAME:     return parse_name(v, l->name, msg, msg_len);
 	case O_TARGET:   return parse_target(v, &l->target, msg, msg_len);
+	case O_SCHEDULE: return parse_schedule(v, l, msg, msg_len);
 	case O_OUT:
 		if (*v == '\0')
 			return fail(msg, msg_len, "-o '': expected a directory");
@@ -332,6 +375,8 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 	l->dtype = CG_FLOAT;
 	l->ops = CG_ALL_OPS;
 	l->target = cg_target_host();
+	for (i = 0; i < CG_N_OPS; i++)
+		l->choice[i].roll = -1;
 	strcpy(l->name, "conv");
 	x->seed = 1;
 	for (i = 0; i < argc; i++) {
@@ -355,7 +400,7 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 		}
 		if (r != CG_EXIT_OK)
 			return r;
-		if (o <= O_TARGET)
+		if (o <= O_SCHEDULE)
 			x->n_layer_options++;
 	}
 	if (x->file) {

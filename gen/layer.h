@@ -30,6 +30,15 @@ extern const char *const cg_target_names[CG_N_TARGETS];  /* "x86-64-v3", ... */
 /* The target that fits the machine convgen runs on. */
 enum cg_target cg_target_host(void);
 
+/* A schedule choice of one op (--schedule OP.KEY=V,...), measured by 'convgen
+** tune': it shapes the code, never its results.  0 (roll: -1) is the target
+** model's own choice (gen/lua/targets.lua). */
+struct cg_choice {
+	int lanes;             /* length of the lane arrays: 1, 2, 4, ..., 64 */
+	int acc;               /* accumulators per row block: 1..64 */
+	int roll;              /* 0: no rolling row groups, 1: where they fit */
+};
+
 struct cg_layer {
 	int n, c, k, g;        /* batch, in-channels, out-channels, groups */
 	int h, w;              /* input height, width */
@@ -40,6 +49,7 @@ struct cg_layer {
 	int oh, ow;            /* output height, width: derived by the parser */
 	enum cg_dtype dtype;
 	enum cg_target target; /* resolved: never 'host' */
+	struct cg_choice choice[CG_N_OPS];
 	unsigned ops;          /* set of CG_OP_BIT(op) */
 	char name[CG_NAME_MAX];
 };

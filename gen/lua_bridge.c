@@ -60,6 +60,18 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 		}
 	}
 	lua_setfield(L, -2, "ops");                       /* layer */
+	lua_newtable(L);                                  /* layer, schedule */
+	for (op = 0; op < CG_N_OPS; op++) {
+		const struct cg_choice *ch = &l->choice[op];
+		if (ch->lanes == 0 && ch->acc == 0 && ch->roll < 0)
+			continue;
+		lua_newtable(L);                              /* layer, schedule, choice */
+		if (ch->lanes) { lua_pushinteger(L, ch->lanes); lua_setfield(L, -2, "lanes"); }
+		if (ch->acc) { lua_pushinteger(L, ch->acc); lua_setfield(L, -2, "acc"); }
+		if (ch->roll >= 0) { lua_pushinteger(L, ch->roll); lua_setfield(L, -2, "roll"); }
+		lua_setfield(L, -2, cg_op_names[op]);         /* layer, schedule */
+	}
+	lua_setfield(L, -2, "schedule");                  /* layer */
 }
 
 /* Open only what the scripts need and make 'require' see the embedded

@@ -207,6 +207,19 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(target_given_twice,       2, "--target: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target generic --target host -o .") \
 	X(target_with_file,         2, "--file: the layer comes from the file's header", ONE_LINE, NULL, "verify --file conv.c --target generic") \
 	X(header_target_unknown,    2, "--target 'pdp-11'", ONE_LINE, EDIT("--target generic", "--target pdp-11"), "verify --file ../in/good.c") \
+	/* --schedule */ \
+	X(schedule_empty,           2, "--schedule '': expected OP.KEY=VALUE", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule '' -o .") \
+	X(schedule_unknown_op,      2, "'fwd.lanes=2' is not OP.KEY=VALUE with a known op", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule fwd.lanes=2 -o .") \
+	X(schedule_no_value,        2, "'forward.lanes' is not OP.KEY=VALUE", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes -o .") \
+	X(schedule_unknown_key,     2, "unknown key (known: lanes, acc, roll)", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.width=2 -o .") \
+	X(schedule_lanes_not_pow2,  2, "forward.lanes=12 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=12 -o .") \
+	X(schedule_lanes_too_many,  2, "grad_bias.lanes=128 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_bias.lanes=128 -o .") \
+	X(schedule_acc_zero,        2, "grad_input.acc=0 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_input.acc=0 -o .") \
+	X(schedule_roll_two,        2, "grad_weight.roll=2 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_weight.roll=2 -o .") \
+	X(schedule_negative,        2, "expected a decimal value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.acc=-1 -o .") \
+	X(schedule_key_twice,       2, "forward.lanes given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4,forward.lanes=8 -o .") \
+	X(schedule_trailing_comma,  2, "'' is not OP.KEY=VALUE", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4, -o .") \
+	X(schedule_given_twice,     2, "--schedule: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.acc=2 --schedule forward.acc=2 -o .") \
 	/* unknown options and stray words */ \
 	X(unknown_equals_form,      2, "--input=5x5",        ONE_LINE, NULL, "generate --input=5x5 --kernel 3x3 -o .") \
 	X(unknown_short_option,     2, "-x",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -x -o .") \

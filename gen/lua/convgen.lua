@@ -36,15 +36,32 @@ local function layer_id(text)
   return string.format("0x%08xu", h)
 end
 
+-- The keys of a --schedule choice, in the order the canonical command lists them.
+local CHOICE_KEYS = { "lanes", "acc", "roll" }
+
+-- Return L.schedule (op -> { key = value }) as --schedule's canonical text: the
+-- generated ops in OP_ORDER, keys in CHOICE_KEYS order; "" when nothing was chosen.
+local function schedule_text(L)
+  local items = {}
+  for _, op in ipairs(L.ops) do
+    local choice = L.schedule[op]
+    for _, key in ipairs(CHOICE_KEYS) do
+      if choice and choice[key] then items[#items + 1] = string.format("%s.%s=%d", op, key, choice[key]) end
+    end
+  end
+  return table.concat(items, ",")
+end
+
 -- Return the canonical command that regenerates the files: every option, in
 -- one order, with '-o .' (the file's own directory).
 local function command(L)
   return string.format(
     "convgen generate --input %dx%d --kernel %dx%d --batch %d --in-channels %d"
       .. " --out-channels %d --groups %d --stride %dx%d --padding %dx%d --dilation %dx%d"
-      .. " --target %s --dtype %s --ops %s --name %s -o .",
+      .. " --target %s%s --dtype %s --ops %s --name %s -o .",
     L.h, L.w, L.k1, L.k2, L.n, L.c, L.k, L.g, L.sh, L.sw, L.ph, L.pw, L.dh, L.dw,
-    L.target, L.dtype, table.concat(L.ops, ","), L.name)
+    L.target, schedule_text(L) ~= "" and " --schedule " .. schedule_text(L) or "",
+    L.dtype, table.concat(L.ops, ","), L.name)
 end
 
 -- Return the C expression of the input channel that output channel k's
@@ -98,7 +115,7 @@ local function roll_group(b, o)
   -- Carried and fresh source vectors plus the weights must fit the registers.
   if #rlist < 2 or #rlist * #clist + #b.taps > o.S.roll_regs then return nil end
   local rmin, rmax = rlist[1], rlist[#rlist]
-  local g = { roll = true, i0 = b.i0, i1 = b.i1, step = 1, j0 = b.j0, j1 = b.j1,
+  local g = { roll = true, lanes = o.lanes, i0 = b.i0, i1 = b.i1, step = 1, j0 = b.j0, j1 = b.j1,
               jmain = b.j1, empty = false, carried = {}, loads = {}, rotate = {},
               rb = b.i1 - b.i0,
               lane_terms = {}, terms = {}, accs = {}, lane_stores = {} }
@@ -157,7 +174,7 @@ local function gather_groups(blocks, o)
     for _, part in ipairs(parts) do
       local i0, i1, step = part[1], part[2], part[3]
       local split = math.max(1, math.min(o.split, #b.taps))
-      local g = { i0 = i0, i1 = i1, step = step, j0 = b.j0, j1 = b.j1,
+      local g = { lanes = o.lanes, i0 = i0, i1 = i1, step = step, j0 = b.j0, j1 = b.j1,
                   jmain = b.j0 + (b.j1 - b.j0) // o.lanes * o.lanes,
                   empty = #b.taps == 0, accs = {}, terms = {}, stores = {},
                   lane_terms = {}, lane_stores = {} }
@@ -289,7 +306,7 @@ local function forward_plan(L, V, S)
     return taps, gather_groups(blocks, {
       acc = { "y_k", "i" }, ptr = ptr, src = (view or rb) and "xv" or "x", nb = nb, split = split,
       rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = V.CG == 1,
-      roll = true, split_taps = S.chain_taps, S = S,
+      roll = S.roll, split_taps = S.chain_taps, S = S,
       init = function(kb) return "b" .. kb end,
       w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
     })
@@ -365,7 +382,7 @@ local function grad_input_plan(L, V, S)
     local o = {
       acc = { "dx_c", "y" }, ptr = ptr, src = (view or rb) and "dyv" or "dy", nb = nb, split = split,
       rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = V.KG == 1,
-      roll = true, split_taps = S.chain_taps, S = S,
+      roll = S.roll, split_taps = S.chain_taps, S = S,
       init = function() return "0" end,
       w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
     }
@@ -503,7 +520,7 @@ local function grad_weight_plan(L, V, S)
   -- I vectors of the window's upper rows carried in registers from row to row.
   -- KB output channels share each carried I vector: KB*taps sums, taps I vectors and KB dY
   -- values must fit the 32 vector registers (KB 2: 3x3 windows).
-  local roll = not tloop and tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1 and L.k1 > 1
+  local roll = S.roll and not tloop and tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1 and L.k1 > 1
     and (kb == 1 and 2 * ntaps + 1 <= S.gw_roll_one or kb > 1 and (kb + 1) * ntaps + kb <= S.gw_roll_two)
   local kc = chunk_of(V.KG, kb, math.max(kb, S.part_bytes // (tg * lanes * size)))
   -- Rows of OW columns that are not a multiple of LANES would end in a partial-vector
@@ -752,12 +769,12 @@ local function template_vars(L)
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
 
-  local S = targets.schedule(L.target, L.dtype)
-  V.S = S
-  V.F = forward_plan(L, V, S)
-  V.GI = grad_input_plan(L, V, S)
-  V.GW = grad_weight_plan(L, V, S)
-  V.LANES = S.lanes
+  local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op]) end
+  V.S = schedule()
+  V.F = forward_plan(L, V, schedule("forward"))
+  V.GI = grad_input_plan(L, V, schedule("grad_input"))
+  V.GW = grad_weight_plan(L, V, schedule("grad_weight"))
+  V.LANES = schedule("grad_bias").lanes
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
 
   -- Cost per call, counted from the multiply-adds the plans emit, times the

@@ -60,13 +60,17 @@ function targets.names()
   return list
 end
 
--- Return the schedule facts of target 'name' for elements of 'size' bytes.
-function targets.schedule(name, dtype)
+-- Return the schedule facts of target 'name' for elements of type 'dtype', with
+-- the choices of 'choice' (from --schedule, measured by 'convgen tune'; nil for the
+-- model's own): lanes (length of the lane arrays), acc (accumulators per row
+-- block), roll (0: no rolling groups).
+function targets.schedule(name, dtype, choice)
   local m = assert(MACHINES[name], "unknown target " .. tostring(name))
   local size = dtype == "float" and 4 or 8
   local regs = dtype == "double" and name == "cortex-m7" and 16 or m.registers
   local lanes = math.max(1, m.vector // size)
-  return {
+  choice = choice or {}
+  local S = {
     target = name, isa = m.isa, size = size,
     -- Elements of one vector: the lane arrays' length and the column step.
     lanes = lanes,
@@ -89,7 +93,12 @@ function targets.schedule(name, dtype)
     accumulators = scaled(regs, 8),
     -- Taps per accumulator chain before a sum splits in two.
     chain_taps = 16,
+    roll = true,
   }
+  if choice.lanes then S.lanes, S.row_align = choice.lanes, choice.lanes end
+  if choice.acc then S.accumulators = choice.acc end
+  if choice.roll then S.roll = choice.roll ~= 0 end
+  return S
 end
 
 return targets
