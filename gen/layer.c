@@ -196,7 +196,7 @@ static int parse_name(const char *s, char *name, char *msg, size_t msg_len)
 }
 
 /* Parse --schedule's "OP.KEY=V,OP.KEY=V,..." into l->choice. */
-static int parse_schedule(const char *s, struct cg_layer *l, char *msg, size_t msg_len)
+int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_len)
 {
 	static const char *const keys[] = { "lanes", "acc", "roll" };
 	const char *p = s;
@@ -298,13 +298,13 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
 	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
 	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
-	{"--target", 0, 1}, {"--schedule", 0, 1},
+	{"--target", 0, 1}, {"--schedule", 0, 1}, {"--tuning", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
 	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
@@ -334,7 +334,12 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 	case O_OPS:      return parse_ops(v, &l->ops, msg, msg_len);
 	case O_NAME:     return parse_name(v, l->name, msg, msg_len);
 	case O_TARGET:   return parse_target(v, &l->target, msg, msg_len);
-	case O_SCHEDULE: return parse_schedule(v, l, msg, msg_len);
+	case O_SCHEDULE: return cg_schedule_parse(v, l, msg, msg_len);
+	case O_TUNING:
+		if (*v == '\0')
+			return fail(msg, msg_len, "--tuning '': expected a tuning record file");
+		x->tuning = v;
+		return CG_EXIT_OK;
 	case O_OUT:
 		if (*v == '\0')
 			return fail(msg, msg_len, "-o '': expected a directory");
@@ -400,7 +405,7 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 		}
 		if (r != CG_EXIT_OK)
 			return r;
-		if (o <= O_SCHEDULE)
+		if (o <= O_TUNING)
 			x->n_layer_options++;
 	}
 	if (x->file) {
@@ -408,9 +413,52 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 			return fail(msg, msg_len, "--file: the layer comes from the file's header; drop the layer options");
 		return CG_EXIT_OK;
 	}
+	x->n_schedule = seen[O_SCHEDULE];
+	if (seen[O_TUNING] && seen[O_SCHEDULE])
+		return fail(msg, msg_len, "--tuning: gives the schedule already; drop --schedule");
 	if (!seen[O_INPUT])
 		return fail(msg, msg_len, "--input: required (HxW)");
 	if (!seen[O_KERNEL])
 		return fail(msg, msg_len, "--kernel: required (k1xk2)");
 	return check(l, msg, msg_len);
+}
+
+int cg_schedule_text(const struct cg_layer *l, char *buf, size_t len)
+{
+	size_t used = 0;
+	int op, n;
+	buf[0] = '\0';
+	for (op = 0; op < CG_N_OPS; op++) {
+		const struct cg_choice *ch = &l->choice[op];
+		const char *name = cg_op_names[op];
+		if (!(l->ops & CG_OP_BIT(op)))
+			continue;
+		n = 0;
+		if (ch->lanes)
+			n += snprintf(buf + used + n, len - used - (size_t)n, "%s%s.lanes=%d", used + (size_t)n ? "," : "", name, ch->lanes);
+		if ((size_t)n < len - used && ch->acc)
+			n += snprintf(buf + used + n, len - used - (size_t)n, "%s%s.acc=%d", used + (size_t)n ? "," : "", name, ch->acc);
+		if ((size_t)n < len - used && ch->roll >= 0)
+			n += snprintf(buf + used + n, len - used - (size_t)n, "%s%s.roll=%d", used + (size_t)n ? "," : "", name, ch->roll);
+		if ((size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return (int)used;
+}
+
+int cg_layer_options(const struct cg_layer *l, char *buf, size_t len)
+{
+	char sched[512];
+	int n;
+	if (cg_schedule_text(l, sched, sizeof sched) < 0)
+		return -1;
+	n = snprintf(buf, len,
+	             "--input %dx%d --kernel %dx%d --batch %d --in-channels %d --out-channels %d"
+	             " --groups %d --stride %dx%d --padding %dx%d --dilation %dx%d --target %s%s%s"
+	             " --dtype %s",
+	             l->h, l->w, l->k1, l->k2, l->n, l->c, l->k, l->g, l->sh, l->sw, l->ph, l->pw,
+	             l->dh, l->dw, cg_target_names[l->target], sched[0] ? " --schedule " : "", sched,
+	             l->dtype == CG_FLOAT ? "float" : "double");
+	return n < 0 || (size_t)n >= len ? -1 : n;
 }

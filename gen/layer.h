@@ -65,12 +65,14 @@ size_t cg_bias_size(const struct cg_layer *l);    /* K */
 struct cg_extra {
 	const char *out_dir;     /* -o DIR, or NULL */
 	const char *file;        /* --file F, or NULL */
+	const char *tuning;      /* --tuning FILE (a record of 'convgen tune'), or NULL */
 	int exhaustive;          /* --exhaustive */
 	int json;                /* --json */
 	int sanitize;            /* --sanitize */
 	int has_seed;            /* --seed given */
 	unsigned long seed;      /* --seed N */
 	int n_layer_options;     /* how many LAYER options were given */
+	int n_schedule;          /* --schedule given */
 };
 
 /* Parse the options argv[0..argc-1] (no subcommand) into 'l' and 'x',
@@ -83,5 +85,19 @@ struct cg_extra {
 #define CG_ALLOW_VERIFY     4u   /* --exhaustive, --json, --seed */
 int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
                    struct cg_extra *x, char *msg, size_t msg_len);
+
+/* Write the layer's options as one canonical string, every option in one
+** order ("--input 28x28 --kernel 3x3 ... --target T [--schedule S] --dtype D"):
+** what a tuning record names its layer by, and the heart of the command in
+** the header of NAME.c.  Returns the length, or -1 if 'len' is too short. */
+int cg_layer_options(const struct cg_layer *l, char *buf, size_t len);
+
+/* Parse --schedule's "OP.KEY=V,..." into l->choice (unset before: a key given
+** twice is refused).  Returns CG_EXIT_OK, or CG_EXIT_USAGE with a message. */
+int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_len);
+
+/* The --schedule text of l->choice, ops and keys in canonical order; "" when
+** no choice was made.  Returns the length, or -1 if 'len' is too short. */
+int cg_schedule_text(const struct cg_layer *l, char *buf, size_t len);
 
 #endif

@@ -13,8 +13,20 @@
 
 struct call {
 	const struct cg_layer *layer;
-	struct cg_text *h, *c;
+	struct cg_text *h, *c;         /* generate: the two files */
+	struct cg_choice *choices;     /* candidates: at most max_choices */
+	int max_choices, n_choices;
 };
+
+/* Read field 'key' of the table on top as a choice value; 'unset' when absent. */
+static int choice_field(lua_State *L, const char *key, int unset)
+{
+	int v = unset;
+	if (lua_getfield(L, -1, key) != LUA_TNIL)
+		v = (int)luaL_checkinteger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
 
 static const char *const dtype_names[] = { "float", "double" };
 
@@ -37,9 +49,10 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 	                                    "sh", "sw", "ph", "pw", "dh", "dw", "oh", "ow" };
 	const int values[] = { l->n, l->c, l->k, l->g, l->h, l->w, l->k1, l->k2,
 	                       l->sh, l->sw, l->ph, l->pw, l->dh, l->dw, l->oh, l->ow };
+	char options[1024];
 	size_t i;
 	int op, n_ops = 0;
-	lua_createtable(L, 0, 22);                        /* layer */
+	lua_createtable(L, 0, 24);                        /* layer */
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		lua_pushinteger(L, values[i]);                /* layer, value */
 		lua_setfield(L, -2, keys[i]);                 /* layer */
@@ -72,6 +85,10 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 		lua_setfield(L, -2, cg_op_names[op]);         /* layer, schedule */
 	}
 	lua_setfield(L, -2, "schedule");                  /* layer */
+	if (cg_layer_options(l, options, sizeof options) < 0)
+		luaL_error(L, "layer options longer than %d bytes", (int)sizeof options);
+	lua_pushstring(L, options);
+	lua_setfield(L, -2, "options");                   /* layer */
 }
 
 /* Open only what the scripts need and make 'require' see the embedded
@@ -134,6 +151,23 @@ static int pmain(lua_State *L)
 	lua_getglobal(L, "require");                      /* call, texts, require */
 	lua_pushliteral(L, "convgen");
 	lua_call(L, 1, 1);                                /* call, texts, convgen */
+	if (call->choices) {
+		int i, n;
+		lua_getfield(L, -1, "candidates");            /* call, texts, convgen, candidates */
+		push_layer(L, call->layer);                   /* call, texts, convgen, candidates, layer */
+		lua_call(L, 1, 1);                            /* call, texts, convgen, list */
+		n = (int)luaL_len(L, -1);
+		for (i = 0; i < n && i < call->max_choices; i++) {
+			struct cg_choice *ch = &call->choices[i];
+			lua_rawgeti(L, -1, i + 1);                /* ..., list, choice */
+			ch->lanes = choice_field(L, "lanes", 0);
+			ch->acc = choice_field(L, "acc", 0);
+			ch->roll = choice_field(L, "roll", -1);
+			lua_pop(L, 1);                            /* ..., list */
+		}
+		call->n_choices = i;
+		return 0;
+	}
 	lua_getfield(L, -1, "generate");                  /* call, texts, convgen, generate */
 	push_layer(L, call->layer);                       /* call, texts, convgen, generate, layer */
 	lua_pushvalue(L, 2);                              /* ..., generate, layer, texts */
@@ -153,20 +187,15 @@ static int traceback(lua_State *L)
 }
 #endif
 
-int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
-                    char *msg, size_t msg_len)
+/* Run pmain for 'call' in a fresh Lua state. */
+static int run_call(struct call *call, char *msg, size_t msg_len)
 {
-	struct call call;
 	int status, base;
 	lua_State *L = luaL_newstate();
-	h->data = c->data = NULL;
 	if (L == NULL) {
 		snprintf(msg, msg_len, "internal error: cannot create the Lua state (out of memory)");
 		return CG_EXIT_FAIL;
 	}
-	call.layer = l;
-	call.h = h;
-	call.c = c;
 #ifndef NDEBUG
 	lua_pushcfunction(L, traceback);                  /* handler */
 #else
@@ -174,15 +203,45 @@ int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text 
 #endif
 	base = lua_gettop(L);
 	lua_pushcfunction(L, pmain);                      /* handler, pmain */
-	lua_pushlightuserdata(L, &call);                  /* handler, pmain, call */
+	lua_pushlightuserdata(L, call);                   /* handler, pmain, call */
 	status = lua_pcall(L, 1, 0, lua_isnil(L, base) ? 0 : base);
 	if (status != LUA_OK) {
 		const char *err = lua_tostring(L, -1);
 		snprintf(msg, msg_len, "internal error: %s", err ? err : "(no message)");
+	}
+	lua_close(L);
+	return status == LUA_OK ? CG_EXIT_OK : CG_EXIT_FAIL;
+}
+
+int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
+                    char *msg, size_t msg_len)
+{
+	struct call call;
+	int status;
+	memset(&call, 0, sizeof call);
+	h->data = c->data = NULL;
+	call.layer = l;
+	call.h = h;
+	call.c = c;
+	status = run_call(&call, msg, msg_len);
+	if (status != CG_EXIT_OK) {
 		free(h->data);
 		free(c->data);
 		h->data = c->data = NULL;
 	}
-	lua_close(L);
-	return status == LUA_OK ? CG_EXIT_OK : CG_EXIT_FAIL;
+	return status;
+}
+
+int cg_lua_candidates(const struct cg_layer *l, struct cg_choice *out, int max, int *n,
+                      char *msg, size_t msg_len)
+{
+	struct call call;
+	int status;
+	memset(&call, 0, sizeof call);
+	call.layer = l;
+	call.choices = out;
+	call.max_choices = max;
+	status = run_call(&call, msg, msg_len);
+	*n = call.n_choices;
+	return status;
 }

@@ -1,5 +1,5 @@
 /* lua_bridge.h: the one boundary between C and Lua.  In: a valid layer.
-** Out: the texts of NAME.h and NAME.c. */
+** Out: the texts of NAME.h and NAME.c, or the schedules worth timing. */
 #ifndef CG_LUA_BRIDGE_H
 #define CG_LUA_BRIDGE_H
 
@@ -16,5 +16,11 @@ struct cg_text {
 ** "internal error: ..." in 'msg' (a valid layer never fails: it is our bug). */
 int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
                     char *msg, size_t msg_len);
+
+/* The candidate schedule choices of the layer's target for 'convgen tune'
+** (gen/lua/targets.lua), at most 'max' of them, the model's own first (all
+** fields unset).  Returns CG_EXIT_OK with the count in '*n', or CG_EXIT_FAIL. */
+int cg_lua_candidates(const struct cg_layer *l, struct cg_choice *out, int max, int *n,
+                      char *msg, size_t msg_len);
 
 #endif

@@ -11,6 +11,7 @@
 #include "layer.h"
 #include "lua_bridge.h"
 #include "output.h"
+#include "tune.h"
 #include "../verify/verify.h"
 
 #define MSG_LEN 1024
@@ -19,10 +20,11 @@ static const char help_text[] =
 "convgen " CG_VERSION ": generate a 2-D convolution layer's C kernels and prove them exactly\n"
 "\n"
 "Usage:\n"
-"  convgen generate LAYER [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
-"  convgen verify   LAYER [--dtype float|double] [--ops LIST] [--exhaustive] [--seed N]\n"
-"                   [--json] [--sanitize]\n"
+"  convgen generate LAYER [CODE] [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
+"  convgen verify   LAYER [CODE] [--dtype float|double] [--ops LIST] [--exhaustive]\n"
+"                   [--seed N] [--json] [--sanitize]\n"
 "  convgen verify   --file DIR/NAME.c [--exhaustive] [--seed N] [--json] [--sanitize]\n"
+"  convgen tune     LAYER [--target T] [--dtype float|double] [--ops LIST] [-o FILE]\n"
 "  convgen --help | --version\n"
 "\n"
 "LAYER options (defaults give the seed layer):\n"
@@ -36,11 +38,19 @@ static const char help_text[] =
 "  --padding P|PHxPW    zero padding on both sides (0)\n"
 "  --dilation D|DHxDW   dilation (1)\n"
 "\n"
+"CODE options shape the code, never its results:\n"
+"  --target T           host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7 or\n"
+"                       generic (host: the target that fits this machine, resolved\n"
+"                       now and recorded in the file)\n"
+"  --schedule S         schedule choices over the target's, OP.KEY=V,... with keys\n"
+"                       lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0 or 1)\n"
+"  --tuning FILE        the choices of a record that 'convgen tune -o FILE' wrote\n"
+"\n"
 "Other options:\n"
 "  --dtype float|double element type (float)\n"
 "  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias (all)\n"
 "  --name NAME          C identifier prefixing files and functions (conv)\n"
-"  -o DIR               output directory, created if needed\n"
+"  -o DIR               output directory, created if needed (tune: the record file)\n"
 "  --file F             verify F, a NAME.c that 'generate' wrote, reading its layer\n"
 "                       from its header comment\n"
 "  --exhaustive         finite differences on every coordinate, however large\n"
@@ -50,6 +60,10 @@ static const char help_text[] =
 "                       the documented sizes (slower: a second compile)\n"
 "  --json               print verify's report as one JSON document instead of\n"
 "                       text (docs/verify.md describes it)\n"
+"\n"
+"tune times the target's candidate schedules of the layer, compiled as verify\n"
+"compiles, on this machine and keeps each op's fastest: it prints a table and\n"
+"the --schedule text, and with -o FILE writes them as a record for --tuning.\n"
 "\n"
 "generate writes DIR/NAME.h and DIR/NAME.c. verify compiles the code with\n"
 "'$CC -std=c99 -O2 $CFLAGS' (CC defaults to cc; set CFLAGS to the flags you ship\n"
@@ -121,7 +135,7 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 	const char *cmd;
 	int status;
 	if (argc < 2) {
-		snprintf(msg, msg_len, "missing command (generate, verify, --help or --version)");
+		snprintf(msg, msg_len, "missing command (generate, verify, tune, --help or --version)");
 		return CG_EXIT_USAGE;
 	}
 	cmd = argv[1];
@@ -135,6 +149,8 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 	}
 	if (strcmp(cmd, "generate") == 0) {
 		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_OUT, &layer, &extra, msg, msg_len);
+		if (status == CG_EXIT_OK && extra.tuning)
+			status = cg_tuning_read(extra.tuning, &layer, msg, msg_len);
 		if (status != CG_EXIT_OK)
 			return status;
 		if (extra.out_dir == NULL) {
@@ -147,6 +163,8 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		const char *cc = getenv("CC");
 		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_FILE | CG_ALLOW_VERIFY,
 		                        &layer, &extra, msg, msg_len);
+		if (status == CG_EXIT_OK && extra.tuning)
+			status = cg_tuning_read(extra.tuning, &layer, msg, msg_len);
 		if (status != CG_EXIT_OK)
 			return status;
 		memset(&vo, 0, sizeof vo);
@@ -160,7 +178,21 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 			return vf_verify_file(extra.file, &vo, stdout, msg, msg_len);
 		return verify_layer(&layer, &vo, msg, msg_len);
 	}
-	snprintf(msg, msg_len, "%s: unknown command (generate, verify, --help or --version)", cmd);
+	if (strcmp(cmd, "tune") == 0) {
+		const char *cc = getenv("CC");
+		char schedule[512];
+		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_OUT, &layer, &extra, msg, msg_len);
+		if (status != CG_EXIT_OK)
+			return status;
+		if (extra.tuning || extra.n_schedule) {
+			snprintf(msg, msg_len, "%s: tune measures the schedule itself; drop it",
+			         extra.tuning ? "--tuning" : "--schedule");
+			return CG_EXIT_USAGE;
+		}
+		return cg_tune(&layer, cc && *cc ? cc : "cc", extra.out_dir, stdout, schedule,
+		               sizeof schedule, msg, msg_len);
+	}
+	snprintf(msg, msg_len, "%s: unknown command (generate, verify, tune, --help or --version)", cmd);
 	return CG_EXIT_USAGE;
 }
 

@@ -36,32 +36,12 @@ local function layer_id(text)
   return string.format("0x%08xu", h)
 end
 
--- The keys of a --schedule choice, in the order the canonical command lists them.
-local CHOICE_KEYS = { "lanes", "acc", "roll" }
-
--- Return L.schedule (op -> { key = value }) as --schedule's canonical text: the
--- generated ops in OP_ORDER, keys in CHOICE_KEYS order; "" when nothing was chosen.
-local function schedule_text(L)
-  local items = {}
-  for _, op in ipairs(L.ops) do
-    local choice = L.schedule[op]
-    for _, key in ipairs(CHOICE_KEYS) do
-      if choice and choice[key] then items[#items + 1] = string.format("%s.%s=%d", op, key, choice[key]) end
-    end
-  end
-  return table.concat(items, ",")
-end
-
 -- Return the canonical command that regenerates the files: every option, in
--- one order, with '-o .' (the file's own directory).
+-- one order (L.options, written by gen/layer.c), with '-o .' (the file's own
+-- directory).
 local function command(L)
-  return string.format(
-    "convgen generate --input %dx%d --kernel %dx%d --batch %d --in-channels %d"
-      .. " --out-channels %d --groups %d --stride %dx%d --padding %dx%d --dilation %dx%d"
-      .. " --target %s%s --dtype %s --ops %s --name %s -o .",
-    L.h, L.w, L.k1, L.k2, L.n, L.c, L.k, L.g, L.sh, L.sw, L.ph, L.pw, L.dh, L.dw,
-    L.target, schedule_text(L) ~= "" and " --schedule " .. schedule_text(L) or "",
-    L.dtype, table.concat(L.ops, ","), L.name)
+  return string.format("convgen generate %s --ops %s --name %s -o .",
+    L.options, table.concat(L.ops, ","), L.name)
 end
 
 -- Return the C expression of the input channel that output channel k's
@@ -774,7 +754,7 @@ local function template_vars(L)
   V.F = forward_plan(L, V, schedule("forward"))
   V.GI = grad_input_plan(L, V, schedule("grad_input"))
   V.GW = grad_weight_plan(L, V, schedule("grad_weight"))
-  V.LANES = schedule("grad_bias").lanes
+  V.LANES = schedule("grad_bias").bias_lanes
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
 
   -- Cost per call, counted from the multiply-adds the plans emit, times the
@@ -815,6 +795,11 @@ local function array_bytes(text)
     end
   end
   return total
+end
+
+-- Return the schedule choices 'convgen tune' times for layer 'L'.
+function convgen.candidates(L)
+  return targets.candidates(L.target, L.dtype)
 end
 
 function convgen.generate(L, texts)

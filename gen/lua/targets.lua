@@ -47,7 +47,7 @@ local MACHINES = {
 -- The register budgets below were measured on a 32-register machine (AVX-512,
 -- gcc 12): of 32 registers, 26 for a rolling group's carried and fresh source
 -- vectors plus its weights, 20 and 18 for grad_weight's tap groups, 10 for its
--- two-row blocks, 8 accumulators per row block.  Other register files scale them.
+-- two-row blocks.  Other register files scale them.
 local function scaled(regs, of32)
   return math.max(1, regs * of32 // 32)
 end
@@ -90,15 +90,41 @@ function targets.schedule(name, dtype, choice)
     gw_two_rows = scaled(regs, 10),
     gw_roll_one = scaled(regs, 26),
     gw_roll_two = scaled(regs, 29),
-    accumulators = scaled(regs, 8),
+    -- Accumulators per row block of a gather: 8 was fastest with 32 registers
+    -- (AVX-512) and, unscaled, with 16 (AVX2, Zen 3: 4 was 10-40% slower on
+    -- multi-channel and 7x7 layers, measured by 'convgen tune').
+    accumulators = 8,
+    -- grad_bias sums in this many lanes: eight vectors of independent adds (AVX2,
+    -- 254x254 plane: 8 lanes 7.8 GFLOP/s, 16 11.0, 32 11.1, 64 16.4).
+    bias_lanes = math.min(64, 8 * lanes),
     -- Taps per accumulator chain before a sum splits in two.
     chain_taps = 16,
     roll = true,
   }
-  if choice.lanes then S.lanes, S.row_align = choice.lanes, choice.lanes end
+  if choice.lanes then S.lanes, S.row_align, S.bias_lanes = choice.lanes, choice.lanes, choice.lanes end
   if choice.acc then S.accumulators = choice.acc end
   if choice.roll then S.roll = choice.roll ~= 0 end
   return S
+end
+
+-- Return the schedule choices 'convgen tune' times for target 'name' and 'dtype',
+-- the model's own first ({}): lane arrays one and two vectors long (scalar
+-- targets: 1 and 4 lanes), the model's accumulators and twice as many, rolling
+-- groups on and off.  Eight in all: a few seconds of compiling and timing.
+function targets.candidates(name, dtype)
+  local S = targets.schedule(name, dtype)
+  local lanes = S.lanes > 1 and { S.lanes, 2 * S.lanes } or { 1, 4 }
+  local list = { {} }
+  for _, l in ipairs(lanes) do
+    for _, acc in ipairs({ S.accumulators, 2 * S.accumulators }) do
+      for _, roll in ipairs({ 1, 0 }) do
+        if not (l == S.lanes and acc == S.accumulators and roll == 1) then
+          list[#list + 1] = { lanes = l, acc = math.min(acc, 64), roll = roll }
+        end
+      end
+    end
+  end
+  return list
 end
 
 return targets
