@@ -220,6 +220,22 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(schedule_key_twice,       2, "forward.lanes given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4,forward.lanes=8 -o .") \
 	X(schedule_trailing_comma,  2, "'' is not OP.KEY=VALUE", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4, -o .") \
 	X(schedule_given_twice,     2, "--schedule: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.acc=2 --schedule forward.acc=2 -o .") \
+	/* --tuning and tune (the records are written by 'prep' into D/in) */ \
+	X(tuning_empty,             2, "--tuning '': expected a tuning record file", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --tuning '' -o .") \
+	X(tuning_missing_file,      2, "--tuning ../in/none: No such file", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --tuning ../in/none -o .") \
+	X(tuning_missing_value,     2, "--tuning: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o . --tuning") \
+	X(tuning_and_schedule,      2, "--tuning: gives the schedule already; drop --schedule", ONE_LINE, "printf 'layer --input 6x6 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule\\n' > rec", "generate --input 6x6 --kernel 3x3 --target generic --tuning ../in/rec --schedule forward.acc=2 -o .") \
+	X(tuning_other_layer,       2, "a record of another layer", ONE_LINE, "printf 'layer --input 5x5 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule\\n' > rec", "generate --input 6x6 --kernel 3x3 --target generic --tuning ../in/rec -o .") \
+	X(tuning_other_target,      2, "a record of another layer", ONE_LINE, "printf 'layer --input 6x6 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule\\n' > rec", "generate --input 6x6 --kernel 3x3 --target x86-64-v4 --tuning ../in/rec -o .") \
+	X(tuning_not_a_record,      2, "not a tuning record (line 'hello')", ONE_LINE, "echo hello > rec", "generate --input 6x6 --kernel 3x3 --tuning ../in/rec -o .") \
+	X(tuning_no_schedule_line,  2, "not a tuning record (no schedule line)", ONE_LINE, "printf 'layer --input 6x6 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\n' > rec", "generate --input 6x6 --kernel 3x3 --target generic --tuning ../in/rec -o .") \
+	X(tuning_bad_schedule,      2, "forward.lanes=3 out of range", ONE_LINE, "printf 'layer --input 6x6 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule forward.lanes=3\\n' > rec", "generate --input 6x6 --kernel 3x3 --target generic --tuning ../in/rec -o .") \
+	X(tuning_with_file,         2, "--file: the layer comes from the file's header", ONE_LINE, NULL, "verify --file ../in/good.c --tuning ../in/good.c") \
+	X(tune_with_schedule,       2, "--schedule: tune measures the schedule itself", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --schedule forward.acc=2") \
+	X(tune_with_tuning,         2, "--tuning: tune measures the schedule itself", ONE_LINE, "printf 'layer --input 5x5 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule\\n' > rec", "tune --input 5x5 --kernel 3x3 --target generic --tuning ../in/rec") \
+	X(tune_with_file,           2, "--file: unknown option", ONE_LINE, NULL, "tune --file ../in/good.c") \
+	X(tune_bad_layer,           2, "--kernel 9x9: larger than the padded input", ONE_LINE, NULL, "tune --input 5x5 --kernel 9x9") \
+	X(tune_record_dir_missing,  1, "/dev/null/no: cannot create directory", ONE_LINE, NULL, "tune --input 3x3 --kernel 2x2 --target generic --ops grad_bias -o /dev/null/no/such/rec") \
 	/* unknown options and stray words */ \
 	X(unknown_equals_form,      2, "--input=5x5",        ONE_LINE, NULL, "generate --input=5x5 --kernel 3x3 -o .") \
 	X(unknown_short_option,     2, "-x",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -x -o .") \
