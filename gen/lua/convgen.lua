@@ -3,6 +3,7 @@
 -- no sense, so an error raised here is a generator bug.
 
 local plan = require "plan"
+local rolling = require "rolling"
 local targets = require "targets"
 local template = require "template"
 
@@ -74,62 +75,28 @@ local function row_parts(b, rows)
   return parts
 end
 
--- Return block 'b' as one rolling group, or nil: with unit row step and a full
--- rectangle of taps, one output row per iteration inside a column loop, the source
--- vectors of the rows before the last carried in lane arrays (one register each) from
--- row to row, so each source vector is loaded once, not once per tap (gcc 12 folds
--- every load into its multiply-add, and most of those loads straddle cache lines).
+-- Return block 'b' as one rolling group (see rolling.lua), or nil: with unit row
+-- step and a full rectangle of taps whose vectors and weights fit the registers.
 local function roll_group(b, o)
   if not o.overlap or o.nb ~= 1 or #b.taps == 0 or #b.taps > o.split_taps
     or b.src_i ~= b.src_w or b.j1 - b.j0 < o.lanes or b.i1 - b.i0 < 2 then
     return nil
   end
-  local rows, cols, rlist, clist = {}, {}, {}, {}
-  for _, t in ipairs(b.taps) do
-    if not rows[t.roff] then rows[t.roff] = true; rlist[#rlist + 1] = t.roff end
-    if not cols[t.coff] then cols[t.coff] = true; clist[#clist + 1] = t.coff end
-  end
-  table.sort(rlist)
-  table.sort(clist)
-  if rlist[#rlist] - rlist[1] ~= #rlist - 1 or #rlist * #clist ~= #b.taps then return nil end
+  local win = rolling.window(b.taps, b.src_w, b.src_j, o.src)
   -- Carried and fresh source vectors plus the weights must fit the registers.
-  if #rlist < 2 or #rlist * #clist + #b.taps > o.S.roll_regs then return nil end
-  local rmin, rmax = rlist[1], rlist[#rlist]
+  if not win or win.rows < 2 or win.rows * win.cols + #b.taps > o.S.roll_regs then return nil end
   local g = { roll = true, lanes = o.lanes, i0 = b.i0, i1 = b.i1, step = 1, j0 = b.j0, j1 = b.j1,
-              jmain = b.j1, empty = false, carried = {}, loads = {}, rotate = {},
-              rb = b.i1 - b.i0,
-              lane_terms = {}, terms = {}, accs = {}, lane_stores = {} }
+              jmain = b.j1, empty = false, carried = win.carried, loads = win.loads,
+              rotate = win.rotate, lane_terms = {}, terms = {}, accs = {}, lane_stores = {} }
   local tail = b.j1 - b.j0 - (b.j1 - b.j0) // o.lanes * o.lanes
   if tail > 0 then g.jlast = b.j1 - o.lanes end
-  -- A column strip spans all rows if they fit the cache, else 8 to 32 rows, so that
-  -- what a strip touches is still in L1 for the next strip (measured, 3x3 forward: 256
-  -- columns best at 32 rows, 1024 columns at 8, dw 56x56 10% slower in two strips).
-  local fit = o.S.strip_bytes // (b.src_w * o.S.size)
-  if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
-  g.ie = g.rb >= b.i1 - b.i0 and tostring(b.i1)
-    or string.format("ib + %d < %d ? ib + %d : %d", g.rb, b.i1, g.rb, b.i1)
-  local function cname(k, ci) return string.format("c_r%d_q%d", k, ci) end
-  for ci, c in ipairs(clist) do
-    local f = string.format("f_q%d", ci - 1)
-    g.loads[#g.loads + 1] = { name = f, src = o.src,
-      index = plan.linear({ { "i", b.src_i }, { "j", b.src_j }, { "l", b.src_j } }, rmax * b.src_w + c) }
-    for k = 0, #rlist - 2 do
-      g.carried[#g.carried + 1] = { name = cname(k, ci - 1), src = o.src,
-        index = plan.linear({ { "ib", b.src_i }, { "j", b.src_j }, { "l", b.src_j } }, (rmin + k) * b.src_w + c) }
-      g.rotate[#g.rotate + 1] = { dst = cname(k, ci - 1),
-        value = k == #rlist - 2 and f or (cname(k + 1, ci - 1) .. "[l]") }
-    end
-  end
+  rolling.strip_rows(g, b.i0, b.i1, b.src_w, win.rows, o.S)
   local acc = string.format("%s0_%s0_s0", o.acc[1], o.acc[2])
   local out = string.format("%s0[%s]", o.ptr,
     plan.linear({ { "i", b.out_i }, { "j", b.out_j }, { "l", b.out_j } }, b.out_off))
   g.accs[1] = { name = acc, init_first = o.init(0), lane_init_next = out }
-  local col = {}
-  for ci, c in ipairs(clist) do col[c] = ci - 1 end
   for _, t in ipairs(b.taps) do
-    local x = t.roff == rmax and string.format("f_q%d", col[t.coff])
-      or cname(t.roff - rmin, col[t.coff]) .. "[l]"
-    g.lane_terms[#g.lane_terms + 1] = { acc = acc, src = x, w = o.w(0, t.m, t.q) }
+    g.lane_terms[#g.lane_terms + 1] = { acc = acc, src = win.x(t), w = o.w(0, t.m, t.q) }
   end
   g.lane_stores[1] = { dst = out, value = acc }
   return g, (b.i1 - b.i0) * (b.j1 - b.j0) * #b.taps
@@ -595,30 +562,9 @@ local function grad_weight_plan(L, V, S)
             * (tloop and ntaps // tg or 1)
           if roll and #bt == ntaps and g.step == 1 and g.jmain - g.j0 >= lanes and g.i1 - g.i0 >= 2 then
             -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.
-            local rlist, clist, seen, col = {}, {}, {}, {}
-            for _, t in ipairs(b.taps) do
-              if not seen[t.roff] then seen[t.roff] = true; rlist[#rlist + 1] = t.roff end
-              if not col[t.coff] then col[t.coff] = true; clist[#clist + 1] = t.coff end
-            end
-            table.sort(rlist)
-            table.sort(clist)
-            local rmin, rmax = rlist[1], rlist[#rlist]
-            if rmax - rmin == #rlist - 1 and #rlist * #clist == ntaps then
-              g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, {}, {}, {}, {}
-              local rw = b.src_i
-              local function cname(k, ci) return string.format("c_r%d_q%d", k, ci) end
-              for ci, c in ipairs(clist) do
-                col[c] = ci - 1
-                local f = string.format("f_q%d", ci - 1)
-                g.loads[#g.loads + 1] = { name = f,
-                  index = plan.linear({ { "i", rw }, { "j", 1 }, { "l", 1 } }, rmax * rw + c) }
-                for k = 0, #rlist - 2 do
-                  g.carried[#g.carried + 1] = { name = cname(k, ci - 1),
-                    index = plan.linear({ { "ib", rw }, { "j", 1 }, { "l", 1 } }, (rmin + k) * rw + c) }
-                  g.rotate[#g.rotate + 1] = { dst = cname(k, ci - 1),
-                    value = k == #rlist - 2 and f or (cname(k + 1, ci - 1) .. "[l]") }
-                end
-              end
+            local win = rolling.window(b.taps, b.src_i, 1)
+            if win then
+              g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, win.carried, win.loads, win.rotate, {}
               g.roll_dy = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
               local slot = {}
               for _, t in ipairs(bt) do slot[t.off] = t.slot end
@@ -626,17 +572,11 @@ local function grad_weight_plan(L, V, S)
               for kbo = 0, kb - 1 do
                 g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo) }
                 for _, t in ipairs(b.taps) do
-                  local x = t.roff == rmax and string.format("f_q%d", col[t.coff])
-                    or (cname(t.roff - rmin, col[t.coff]) .. "[l]")
                   g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
-                    e = g.roll_dys[#g.roll_dys].name, x = x }
+                    e = g.roll_dys[#g.roll_dys].name, x = win.x(t) }
                 end
               end
-              g.rb = g.i1 - g.i0
-              local fit = S.strip_bytes // (rw * size)
-              if fit < g.rb + #rlist then g.rb = math.max(8, math.min(32, fit)) end
-              g.ie = g.rb >= g.i1 - g.i0 and tostring(g.i1)
-                or string.format("ib + %d < %d ? ib + %d : %d", g.rb, g.i1, g.rb, g.i1)
+              rolling.strip_rows(g, g.i0, g.i1, b.src_i, win.rows, S)
             end
           end
           grp.blocks[#grp.blocks + 1] = g
