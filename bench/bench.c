@@ -1,37 +1,69 @@
-/* bench/bench.c: generated kernels vs naive loops vs oneDNN (issue 5), one core.
-** For each shape of shapes.inc and each op: check that the three agree, then time
-** each (median of repeated runs) and print a markdown table and a gnuplot data file.
+/* bench/bench.c: generated kernels vs naive loops vs oneDNN, one core.
+** The generated kernels come in four builds (gcc and clang, each with -std=gnu99 and
+** -std=c99; see CMakeLists.txt), each a shared object loaded here with dlopen; the
+** naive loops and oneDNN are built once.  For each shape of shapes.inc and each op:
+** check that every implementation agrees with the naive loops, then time them all
+** (median of repeated samples, the implementations' samples interleaved so that a
+** change in machine load hits them alike) and print a markdown table and a gnuplot
+** data file.
 ** Usage: bench [table.md] [chart.dat]
 ** While iterating: BENCH_ONLY=id,id (shapes.inc ids) limits the shapes, BENCH_OPS=forward,...
 ** limits the ops, BENCH_GEN_ONLY=1 times only the generated code (still checked). */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <dnnl.h>
 
 #include "all_shapes.h"
 #include "bench.h"
 
+#ifndef BENCH_KERNEL_DIR
+#define BENCH_KERNEL_DIR "kernels"
+#endif
+#ifndef BENCH_CFLAGS_STR
+#define BENCH_CFLAGS_STR "?"
+#endif
+#ifndef BENCH_HARNESS_CC
+#define BENCH_HARNESS_CC "?"
+#endif
+
 volatile float bench_sink;
 
 #define SHAPE(id, label, opts) \
 	{ #id, label, id##_BATCH, id##_IN_CHANNELS, id##_OUT_CHANNELS, id##_GROUPS, id##_INPUT_H, id##_INPUT_W, \
 	  id##_KERNEL_H, id##_KERNEL_W, id##_STRIDE_H, id##_STRIDE_W, id##_PADDING_H, id##_PADDING_W, \
-	  id##_DILATION_H, id##_DILATION_W, id##_OUTPUT_H, id##_OUTPUT_W, \
-	  id##_forward, id##_grad_weight, id##_grad_input, id##_grad_bias },
+	  id##_DILATION_H, id##_DILATION_W, id##_OUTPUT_H, id##_OUTPUT_W },
 static const struct shape shapes[] = {
 #include "shapes.inc"
 };
 #undef SHAPE
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+/* The builds of the generated kernels, in CMakeLists.txt's order: kernels-NAME.so. */
+enum { GCC_GNU, GCC_C99, CLANG_GNU, CLANG_C99, N_BUILDS };
+static const char *build_names[N_BUILDS] = { "gcc_gnu", "gcc_c99", "clang_gnu", "clang_c99" };
+static const char *build_labels[N_BUILDS] = { "gcc gnu", "gcc c99", "clang gnu", "clang c99" };
+
+/* One build's four functions for one shape. */
+struct kernels {
+	void (*forward)(const float *, const float *, const float *, float *);
+	void (*grad_weight)(const float *, const float *, float *);
+	void (*grad_input)(const float *, const float *, float *);
+	void (*grad_bias)(const float *, float *);
+};
+static struct kernels kern[N_BUILDS][N_SHAPES];
+static const char *build_info[N_BUILDS];
 
 enum { FWD, GW, GI, GB, N_OPS };
 static const char *op_names[N_OPS] = { "forward", "grad_weight", "grad_input", "grad_bias" };
-enum { GEN, NAIVE, DNNL_NCHW, DNNL_ANY, N_IMPLS };
+/* implementations: the builds 0 .. N_BUILDS-1, then these */
+enum { NAIVE = N_BUILDS, DNNL_NCHW, DNNL_ANY, N_IMPLS };
 
 /* Agreement: |a - b| <= TOL * (1 + max|reference|) elementwise, float inputs in [-1, 1]. */
 #define TOL 1e-4
@@ -39,12 +71,6 @@ enum { GEN, NAIVE, DNNL_NCHW, DNNL_ANY, N_IMPLS };
 #define CHECK(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
 	fprintf(stderr, "bench: %s: oneDNN status %d\n", #call, (int)st_); exit(1); } } while (0)
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static float *alloc_random(size_t n, unsigned *seed)
 {
@@ -212,24 +238,92 @@ static void dnnl_finish(struct dnnl_op *d)
 		reorder(d->out_prim, d->out_user);
 }
 
+/* ---- the builds */
+
+/* dlopen every build's kernels-NAME.so and look up each shape's functions. */
+static void load_builds(void)
+{
+	char path[4096], sym[256];
+	int b;
+	size_t si;
+	for (b = 0; b < N_BUILDS; b++) {
+		void *h;
+		const char *info;
+		snprintf(path, sizeof path, "%s/kernels-%s.so", BENCH_KERNEL_DIR, build_names[b]);
+		if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+			fprintf(stderr, "bench: %s\n", dlerror());
+			exit(1);
+		}
+		info = dlsym(h, "bench_build_info");
+		build_info[b] = info ? info : "?";
+		for (si = 0; si < N_SHAPES; si++) {
+			struct kernels *k = &kern[b][si];
+#define LOOKUP(field) \
+			snprintf(sym, sizeof sym, "%s_" #field, shapes[si].id); \
+			*(void **)&k->field = dlsym(h, sym); \
+			if (!k->field) { fprintf(stderr, "bench: %s: no symbol %s\n", path, sym); exit(1); }
+			LOOKUP(forward) LOOKUP(grad_weight) LOOKUP(grad_input) LOOKUP(grad_bias)
+#undef LOOKUP
+		}
+	}
+}
+
+/* Return the "model name" of /proc/cpuinfo (in a static buffer), or "unknown CPU". */
+static const char *cpu_model(void)
+{
+	static char name[256] = "unknown CPU";
+	char buf[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f) return name;
+	while (fgets(buf, sizeof buf, f)) {
+		char *p = strchr(buf, ':');
+		if (strncmp(buf, "model name", 10) != 0 || !p) continue;
+		for (p++; *p == ' ' || *p == '\t'; p++) {}
+		p[strcspn(p, "\n")] = 0;
+		if (*p) snprintf(name, sizeof name, "%s", p);
+		break;
+	}
+	fclose(f);
+	return name;
+}
+
+/* Return the 1-minute load average of /proc/loadavg, or -1. */
+static double load_average(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1) l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
 /* ---- timing */
+
+#define MAX_SAMPLES 64
 
 struct job {
 	int impl, op;
 	const struct shape *s;
+	const struct kernels *k;
 	struct tensors *t;
 	struct dnnl_op *d;
+	long reps;
+	int samples;
+	double sec[MAX_SAMPLES];
 };
 
 static void run_job(struct job *j)
 {
 	const struct shape *s = j->s;
 	struct tensors *t = j->t;
-	if (j->impl == GEN) {
-		if (j->op == FWD) s->forward(t->x, t->w, t->b, t->y);
-		else if (j->op == GW) s->grad_weight(t->x, t->dy, t->dw);
-		else if (j->op == GI) s->grad_input(t->w, t->dy, t->dx);
-		else s->grad_bias(t->dy, t->db);
+	if (j->impl < N_BUILDS) {
+		const struct kernels *k = j->k;
+		if (j->op == FWD) k->forward(t->x, t->w, t->b, t->y);
+		else if (j->op == GW) k->grad_weight(t->x, t->dy, t->dw);
+		else if (j->op == GI) k->grad_input(t->w, t->dy, t->dx);
+		else k->grad_bias(t->dy, t->db);
 	} else if (j->impl == NAIVE) {
 		if (j->op == FWD) naive_forward(s, t->x, t->w, t->b, t->y);
 		else if (j->op == GW) naive_grad_weight(s, t->x, t->dy, t->dw);
@@ -257,26 +351,44 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Return the median seconds per call over 'samples' samples of >= 'min_sec' each. */
-static double time_job(struct job *j, int samples, double min_sec)
+/* Time jobs j[0 .. n-1]: each gets the number of calls per sample that lasts >= min_sec,
+** then the samples are taken round-robin (sample 0 of every job, sample 1, ...).  A
+** sample of several calls starts with one untimed call, so that no job starts cold
+** after another's run.  Return each job's median seconds per call in secs[]. */
+static void time_jobs(struct job *j, int n, double min_sec, double *secs)
 {
-	double t[64], t0;
-	long reps = 1, r;
-	int i;
-	run_job(j); /* warm up */
-	for (;;) {
-		t0 = now();
-		for (r = 0; r < reps; r++) run_job(j);
-		if (now() - t0 >= min_sec) break;
-		reps *= 2;
+	int i, r, most = 0;
+	long c;
+	double t0;
+	for (i = 0; i < n; i++) {
+		run_job(&j[i]); /* warm up */
+		for (j[i].reps = 1;; j[i].reps *= 2) {
+			t0 = bench_now();
+			for (c = 0; c < j[i].reps; c++) run_job(&j[i]);
+			if (bench_now() - t0 >= min_sec) break;
+		}
+		if (j[i].samples > most) most = j[i].samples;
 	}
-	for (i = 0; i < samples; i++) {
-		t0 = now();
-		for (r = 0; r < reps; r++) run_job(j);
-		t[i] = (now() - t0) / reps;
+	for (r = 0; r < most; r++)
+		for (i = 0; i < n; i++) {
+			if (r >= j[i].samples) continue;
+			if (j[i].reps > 1) run_job(&j[i]);
+			t0 = bench_now();
+			for (c = 0; c < j[i].reps; c++) run_job(&j[i]);
+			j[i].sec[r] = (bench_now() - t0) / j[i].reps;
+		}
+	for (i = 0; i < n; i++) {
+		qsort(j[i].sec, j[i].samples, sizeof j[i].sec[0], cmp_double);
+		secs[i] = j[i].sec[j[i].samples / 2];
 	}
-	qsort(t, samples, sizeof t[0], cmp_double);
-	return t[samples / 2];
+}
+
+/* Write 'line' to stdout and to 'md' (if open). */
+static void emit(FILE *md, const char *line)
+{
+	fputs(line, stdout);
+	fflush(stdout);
+	if (md) fputs(line, md);
 }
 
 int main(int argc, char **argv)
@@ -284,39 +396,56 @@ int main(int argc, char **argv)
 	const char *md_path = argc > 1 ? argv[1] : NULL, *dat_path = argc > 2 ? argv[2] : NULL;
 	int cpu = getenv("BENCH_CPU") ? atoi(getenv("BENCH_CPU")) : 1;
 	int samples = getenv("BENCH_SAMPLES") ? atoi(getenv("BENCH_SAMPLES")) : 9;
-	double min_sec = 0.01, peak256, peak512, peak;
+	int gen_only = getenv("BENCH_GEN_ONLY") != NULL;
+	double min_sec = 0.01, peak, peak_end, load_start = load_average();
+	const char *isa;
 	FILE *md = NULL, *dat = NULL;
 	cpu_set_t set;
 	size_t si;
-	int failed = 0;
-	char line[512];
+	int failed = 0, b;
+	char line[2048];
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof set, &set) != 0)
 		perror("bench: sched_setaffinity (not pinned)");
+	load_builds();
 	CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
 	CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-	if (samples < 1 || samples > 64) samples = 9;
+	if (samples < 1 || samples > MAX_SAMPLES) samples = 9;
 
-	bench_peak(&peak256, &peak512);
-	peak = peak512 > peak256 ? peak512 : peak256;
+	peak = bench_peak(&isa);
 	if (md_path && !(md = fopen(md_path, "w"))) { perror(md_path); return 1; }
 	if (dat_path && !(dat = fopen(dat_path, "w"))) { perror(dat_path); return 1; }
+	snprintf(line, sizeof line, "CPU: %s, core %d. FP32 FMA peak of that core, measured in this run with %s "
+	         "intrinsics: %.1f GFLOP/s.\n\n", cpu_model(), cpu, isa, peak);
+	emit(md, line);
+	snprintf(line, sizeof line, "Generated kernels in four builds, each with %s:", BENCH_CFLAGS_STR);
+	emit(md, line);
+	for (b = 0; b < N_BUILDS; b++) {
+		snprintf(line, sizeof line, " %s = %s%s", build_labels[b], build_info[b], b + 1 < N_BUILDS ? ";" : ".");
+		emit(md, line);
+	}
+	snprintf(line, sizeof line, " Naive loops: " BENCH_HARNESS_CC " -std=gnu99 %s. oneDNN %d.%d on one thread.\n\n",
+	         BENCH_CFLAGS_STR, dnnl_version()->major, dnnl_version()->minor);
+	emit(md, line);
 	snprintf(line, sizeof line,
-	         "FP32 FMA peak of core %d, measured in this run: %.1f GFLOP/s with 512-bit vectors, %.1f with 256-bit; "
-	         "%% of peak is of %.1f. Median of %d samples; GFLOP/s count 2 flops per multiply-add "
-	         "(grad_bias: 1 per add) over every tap of every output, padding included.\n\n",
-	         cpu, peak512, peak256, peak, samples);
-	fputs(line, stdout);
-	if (md) fputs(line, md);
-	snprintf(line, sizeof line, "| shape | op | generated | naive | oneDNN nchw | oneDNN any | %% of peak | vs naive | vs best oneDNN |\n"
-	                            "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
-	fputs(line, stdout);
-	if (md) fputs(line, md);
-	if (dat) fprintf(dat, "# label generated naive onednn_nchw onednn_any (GFLOP/s)\n");
+	         "Median of %d samples (naive: 3 when a call takes long), the implementations' samples interleaved; "
+	         "times are %s. "
+	         "GFLOP/s count 2 flops per multiply-add (grad_bias: 1 per add) over every tap of every output, "
+	         "padding included. %% of peak: the best of the four builds. vs naive, vs best oneDNN: gcc gnu. "
+	         "c99/gnu: gcc c99 over gcc gnu; clang/gcc: clang gnu over gcc gnu.\n\n", samples,
+	         getenv("BENCH_WALL") && *getenv("BENCH_WALL") && strcmp(getenv("BENCH_WALL"), "0") ? "wall-clock time"
+	         : "CPU time of the process (CLOCK_PROCESS_CPUTIME_ID: time the core spends on other work does not count)");
+	emit(md, line);
+	snprintf(line, sizeof line,
+	         "| shape | op | gcc gnu | gcc c99 | clang gnu | clang c99 | naive | oneDNN nchw | oneDNN any "
+	         "| %% of peak | vs naive | vs best oneDNN | c99/gnu (gcc) | clang/gcc (gnu) |\n"
+	         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	emit(md, line);
+	if (dat) fprintf(dat, "# label gcc_gnu gcc_c99 clang_gnu clang_c99 naive onednn_nchw onednn_any (GFLOP/s)\n");
 
-	for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+	for (si = 0; si < N_SHAPES; si++) {
 		const struct shape *s = &shapes[si];
 		size_t nx = (size_t)s->n * s->c * s->h * s->w, ny = (size_t)s->n * s->k * s->oh * s->ow;
 		size_t nw = (size_t)s->k * (s->c / s->g) * s->k1 * s->k2, nb = s->k;
@@ -338,59 +467,82 @@ int main(int argc, char **argv)
 		naive_grad_bias(s, t.dy, ref.db);
 
 		for (op = 0; op < N_OPS; op++) {
-			double sec[N_IMPLS], gf[N_IMPLS], flops = op == GB ? (double)ny : 2 * macs, best_dnnl;
+			double sec[N_IMPLS], gf[N_IMPLS], flops = op == GB ? (double)ny : 2 * macs, best_dnnl, best_gen = 0;
 			struct dnnl_op d[2];
-			int impl;
+			struct job jobs[N_IMPLS];
+			int impl, n_jobs = 0, i;
 			const float *want = op == FWD ? ref.y : op == GW ? ref.dw : op == GI ? ref.dx : ref.db;
 			float *got = op == FWD ? t.y : op == GW ? t.dw : op == GI ? t.dx : t.db;
 			size_t n_out = op == FWD ? ny : op == GW ? nw : op == GI ? nx : nb;
 			char what[128];
 			if (!listed("BENCH_OPS", op_names[op])) continue;
+			/* check every implementation, then time them together */
 			for (impl = 0; impl < N_IMPLS; impl++) {
-				struct job j = { impl, op, s, &t, NULL };
-				sec[impl] = gf[impl] = 0;
-				if (impl != GEN && getenv("BENCH_GEN_ONLY")) { sec[impl] = 1; gf[impl] = 1e-9; continue; }
+				struct job *j = &jobs[n_jobs];
+				gf[impl] = 0;
+				if (impl >= N_BUILDS && gen_only) continue;
+				if (impl >= DNNL_NCHW && op == GB) continue; /* oneDNN's backward weights gives db with dW: timed there */
+				memset(j, 0, sizeof *j);
+				j->impl = impl; j->op = op; j->s = s; j->t = &t;
+				j->k = impl < N_BUILDS ? &kern[impl][si] : NULL;
+				j->samples = impl == NAIVE && macs > 2e7 ? (samples < 3 ? samples : 3) : samples;
 				if (impl >= DNNL_NCHW) {
-					if (op == GB) continue; /* oneDNN's backward weights gives db with dW: timed there */
-					j.d = &d[impl - DNNL_NCHW];
-					dnnl_setup(j.d, s, op, impl == DNNL_ANY, &t);
+					j->d = &d[impl - DNNL_NCHW];
+					dnnl_setup(j->d, s, op, impl == DNNL_ANY, &t);
 				}
 				memset(got, 0xff, n_out * sizeof *got); /* NaN: a result must overwrite it */
-				run_job(&j);
-				if (j.d) dnnl_finish(j.d);
-				snprintf(what, sizeof what, "%s %s impl %d", s->id, op_names[op], impl);
+				run_job(j);
+				if (j->d) dnnl_finish(j->d);
+				snprintf(what, sizeof what, "%s %s %s", s->id, op_names[op],
+				         impl < N_BUILDS ? build_labels[impl] : impl == NAIVE ? "naive" :
+				         impl == DNNL_NCHW ? "oneDNN nchw" : "oneDNN any");
 				if (!agree(what, want, got, n_out)) failed = 1;
 				if (op == GW && impl >= DNNL_NCHW) {
 					snprintf(what, sizeof what, "%s grad_bias (oneDNN bwd weights) impl %d", s->id, impl);
 					if (!agree(what, ref.db, t.db, nb)) failed = 1;
 				}
-				sec[impl] = time_job(&j, impl == NAIVE && macs > 2e7 ? 3 : samples, min_sec);
-				gf[impl] = flops / sec[impl] * 1e-9;
-				if (j.d) {
-					dnnl_primitive_destroy(j.d->prim);
-				}
+				n_jobs++;
+			}
+			time_jobs(jobs, n_jobs, min_sec, sec);
+			for (i = 0; i < n_jobs; i++) {
+				impl = jobs[i].impl;
+				gf[impl] = flops / sec[i] * 1e-9;
+				if (impl < N_BUILDS && gf[impl] > best_gen) best_gen = gf[impl];
+				if (jobs[i].d) dnnl_primitive_destroy(jobs[i].d->prim);
 			}
 			best_dnnl = gf[DNNL_NCHW] > gf[DNNL_ANY] ? gf[DNNL_NCHW] : gf[DNNL_ANY];
-			if (op == GB)
-				snprintf(line, sizeof line, "| %s | %s | %.2f | %.2f | n/a | n/a | %.1f%% | %.1fx | n/a |\n",
-				         s->label, op_names[op], gf[GEN], gf[NAIVE], 100 * gf[GEN] / peak, gf[GEN] / gf[NAIVE]);
+			i = snprintf(line, sizeof line, "| %s | %s | %.2f | %.2f | %.2f | %.2f | ", s->label, op_names[op],
+			             gf[GCC_GNU], gf[GCC_C99], gf[CLANG_GNU], gf[CLANG_C99]);
+			if (gen_only)
+				i += snprintf(line + i, sizeof line - i, "- | - | - | %.1f%% | - | - |", 100 * best_gen / peak);
+			else if (op == GB)
+				i += snprintf(line + i, sizeof line - i, "%.2f | n/a | n/a | %.1f%% | %.1fx | n/a |",
+				              gf[NAIVE], 100 * best_gen / peak, gf[GCC_GNU] / gf[NAIVE]);
 			else
-				snprintf(line, sizeof line, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.1f%% | %.1fx | %.2fx |\n",
-				         s->label, op_names[op], gf[GEN], gf[NAIVE], gf[DNNL_NCHW], gf[DNNL_ANY],
-				         100 * gf[GEN] / peak, gf[GEN] / gf[NAIVE], gf[GEN] / best_dnnl);
-			fputs(line, stdout);
-			fflush(stdout);
-			if (md) fputs(line, md);
+				i += snprintf(line + i, sizeof line - i, "%.2f | %.2f | %.2f | %.1f%% | %.1fx | %.2fx |",
+				              gf[NAIVE], gf[DNNL_NCHW], gf[DNNL_ANY], 100 * best_gen / peak,
+				              gf[GCC_GNU] / gf[NAIVE], gf[GCC_GNU] / best_dnnl);
+			snprintf(line + i, sizeof line - i, " %.2f | %.2f |\n", gf[GCC_C99] / gf[GCC_GNU],
+			         gf[CLANG_GNU] / gf[GCC_GNU]);
+			emit(md, line);
 			if (dat)
-				fprintf(dat, "\"%s %s\" %.3f %.3f %.3f %.3f\n", s->id, op_names[op], gf[GEN], gf[NAIVE],
+				fprintf(dat, "\"%s %s\" %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", s->id, op_names[op],
+				        gf[GCC_GNU], gf[GCC_C99], gf[CLANG_GNU], gf[CLANG_C99], gf[NAIVE],
 				        gf[DNNL_NCHW], gf[DNNL_ANY]);
 		}
 		free(t.x); free(t.w); free(t.b); free(t.dy); free(t.y); free(t.dw); free(t.dx); free(t.db);
 		free(ref.y); free(ref.dw); free(ref.dx); free(ref.db);
 	}
+	peak_end = bench_peak(&isa);
+	snprintf(line, sizeof line, "\nPeak measured again after the timings: %.1f GFLOP/s. Load average "
+	         "(1 minute, /proc/loadavg) at the start %.2f, at the end %.2f, on %ld online CPUs: other work "
+	         "on the machine shows in both numbers.\n", peak_end, load_start, load_average(),
+	         sysconf(_SC_NPROCESSORS_ONLN));
+	emit(md, line);
 	if (md) {
-		fprintf(md, "\nAgreement checked before timing: every implementation within |a-b| <= %g * (1 + max|ref|) "
-		            "of the naive loops, elementwise (inputs uniform in [-1, 1]).%s\n", TOL,
+		fprintf(md, "\nAgreement checked before timing: every implementation (each of the four builds, naive, "
+		            "both oneDNN layouts) within |a-b| <= %g * (1 + max|ref|) of the naive loops, elementwise "
+		            "(inputs uniform in [-1, 1]).%s\n", TOL,
 		        failed ? " **SOME CHECK FAILED: see stderr.**" : "");
 		fclose(md);
 	}

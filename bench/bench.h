@@ -5,15 +5,15 @@
 struct shape {
 	const char *id, *label;
 	int n, c, k, g, h, w, k1, k2, sh, sw, ph, pw, dh, dw, oh, ow;
-	void (*forward)(const float *, const float *, const float *, float *);
-	void (*grad_weight)(const float *, const float *, float *);
-	void (*grad_input)(const float *, const float *, float *);
-	void (*grad_bias)(const float *, float *);
 };
 
 extern volatile float bench_sink;
 
-void bench_peak(double *gflops256, double *gflops512);
+/* peak.c: the clock of every timing: process CPU time, or wall time with BENCH_WALL=1. */
+double bench_now(void);
+
+/* peak.c: the measured FP32 FMA peak of one core (GFLOP/s); *isa names the vector ISA used. */
+double bench_peak(const char **isa);
 
 /* naive.c: MATH.md part II as plain loops with bounds checks. */
 void naive_forward(const struct shape *s, const float *x, const float *w, const float *b, float *y);
