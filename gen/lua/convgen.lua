@@ -2,27 +2,13 @@
 -- text of NAME.h and NAME.c.  C has already refused every layer that makes
 -- no sense, so an error raised here is a generator bug.
 
+local grad_weight = require "grad_weight"
 local plan = require "plan"
 local rolling = require "rolling"
 local targets = require "targets"
 local template = require "template"
 
 local convgen = {}
-
--- Return the row pitch of a padded copy 'cols' wide: a whole number of vectors
--- (S.row_align elements), so every row starts as aligned as the first.  Workaround
--- for a gcc 12.2 bug, not for undefined behaviour (the indices are in bounds;
--- ASan/UBSan are clean): with a 66-float pitch, -O3 -march=native (AVX-512)
--- vectorizes the j loop with 64-byte vectors and its epilogue with 32-byte vectors
--- (vect-epilogues-nomask); the epilogue's analysis decides to "force alignment" of
--- the stack copy xv to 32 bytes and emits vmovaps for a tap at misalignment 0, but
--- xv keeps its 16-byte alignment in the frame, so the load faults.  --param
--- vect-epilogues-nomask=0 or -mprefer-vector-width=256 also avoid it; clang and
--- gcc -O2 are not affected.
-local function row_pitch(cols, S)
-  local per = S.row_align
-  return (cols + per - 1) // per * per
-end
 
 local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias" }
 
@@ -241,7 +227,7 @@ end
 local function forward_plan(L, V, S)
   local size = S.size
   local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
-  local pitch = row_pitch(vw, S)
+  local pitch = plan.row_pitch(vw, S.row_align)
   local view = (L.ph > 0 or L.pw > 0) and vh * pitch * size <= S.copy_bytes
   local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
   local rb = not view and L.pw > 0 and band_rows(L.oh, pitch * size, S.copy_bytes, srows)
@@ -306,7 +292,7 @@ local function grad_input_plan(L, V, S)
   local top, bottom = plan.view_pads(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
   local left, right = plan.view_pads(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
   local vh, vw = L.oh + top + bottom, L.ow + left + right
-  local pitch = row_pitch(vw, S)
+  local pitch = plan.row_pitch(vw, S.row_align)
   local view = top + bottom + left + right > 0 and vh * pitch * size <= S.copy_bytes
   -- Bands of rows (see forward_plan) for unit row stride: every band then has one phase.
   local function srows(rb) return rb + (L.k1 - 1) * L.dh end
@@ -316,7 +302,7 @@ local function grad_input_plan(L, V, S)
   -- A band copy reads its zero from an element no copy writes (see BAND_COPY below):
   -- without left padding that is the last column of the pitch, so the pitch must be
   -- longer than the rows (with one lane, or rows of whole vectors, it is not).
-  local band_pitch = left > 0 and pitch or row_pitch(vw + 1, S)
+  local band_pitch = left > 0 and pitch or plan.row_pitch(vw + 1, S.row_align)
   local rb = not view and L.sh == 1 and L.pw > 0
     and band_rows(L.h, band_pitch * size, S.copy_bytes, srows)
   if rb then pitch = band_pitch end
@@ -414,256 +400,6 @@ local function grad_input_plan(L, V, S)
   return P
 end
 
--- Return the divisor of 'n' that is a multiple of 'step', at most 'most' (at least 'step').
-local function chunk_of(n, step, most)
-  local best = step
-  for d = step, n, step do
-    if n % d == 0 and d <= most then best = d end
-  end
-  return best
-end
-
--- Return the grad_weight plan.  Each dW element is a sum over n, i, j; the sums run
--- in lane arrays a_...[LANES] (one vector register each: gcc and clang keep a local
--- array that a fixed-count loop updates in a register), KB output channels and up to
--- TG taps at a time, RB output rows per iteration, reduced across lanes at the end.
--- Lane sums of KC output channels are kept in 'part' across the batch loop, so the
--- (zero-padded, column-phase-split) copy of an input plane is made once per sample.
-local function grad_weight_plan(L, V, S)
-  local size = S.size
-  local lanes = S.lanes
-  local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
-  local pcols = (vw + L.sw - 1) // L.sw
-  local pitch = row_pitch(pcols, S)
-  local kb = V.KG % 2 == 0 and 2 or 1
-  local ntaps = L.k1 * L.k2
-  local tg
-  if ntaps * kb <= S.gw_taps then
-    tg = ntaps
-  elseif kb * L.k2 <= S.gw_group then
-    tg = (S.gw_group // (kb * L.k2)) * L.k2
-  else
-    tg = math.max(1, S.gw_group // kb)
-  end
-  -- A large window loops at run time over rectangles of TM x TQ taps (TM divides K1,
-  -- TQ divides K2) instead of printing every tap group: code grows with the group, not
-  -- with K1*K2.  Only with a padded copy (every tap valid) and unit column stride.
-  local tloop
-  if ntaps > 144 and L.sw == 1 then
-    local best = { tm = 1, tq = 1 }
-    for tm = 1, L.k1 do
-      for tq = 1, L.k2 do
-        if L.k1 % tm == 0 and L.k2 % tq == 0 and tm * tq * kb <= S.gw_group
-          and (tm * tq > best.tm * best.tq or (tm * tq == best.tm * best.tq and tq > best.tq)) then
-          best = { tm = tm, tq = tq }
-        end
-      end
-    end
-    tloop = best
-    tg = best.tm * best.tq
-  end
-  local rb = kb * math.min(tg, ntaps) <= S.gw_two_rows and 2 or 1
-  -- Rolling rows (see roll_group): one dY row per iteration inside a column strip, the
-  -- I vectors of the window's upper rows carried in registers from row to row.
-  -- KB output channels share each carried I vector: KB*taps sums, taps I vectors and KB dY
-  -- values must fit the 32 vector registers (KB 2: 3x3 windows).
-  local roll = S.roll and not tloop and tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1 and L.k1 > 1
-    and (kb == 1 and 2 * ntaps + 1 <= S.gw_roll_one or kb > 1 and (kb + 1) * ntaps + kb <= S.gw_roll_two)
-  local kc = chunk_of(V.KG, kb, math.max(kb, S.part_bytes // (tg * lanes * size)))
-  -- Rows of OW columns that are not a multiple of LANES would end in a partial-vector
-  -- loop; with stride 1 down the rows, copy dY into rows of 'pitch' columns whose last
-  -- ones are zero, so every row is whole vectors: the extra products are 0 * I.  The
-  -- padded copy of I then gets one more (zero) row, read by the last row's extra columns.
-  local jcols = (L.ow + lanes - 1) // lanes * lanes
-  local dyv = L.sh == 1 and L.ow % lanes ~= 0 and L.sw * (vh + 1) * pitch * size <= S.copy_bytes
-    and (L.sw * (vh + 1) * pitch + kb * L.oh * pitch + kc * tg * lanes) * size <= S.stack_bytes
-  local plane = (vh + (dyv and 1 or 0)) * pitch
-  local view = (dyv or L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * plane * size <= S.copy_bytes
-  if not view then tloop = nil end
-  -- Rolling measured 1.5-1.9x faster without a padded copy (100x100 to 1024x1024, also
-  -- with padding), but 0.65-1.3x with one (28x28 to 64x64: gcc 12 keeps the lane sums
-  -- in memory there), so only without, except for KB > 1 (multi-channel 3x3): read
-  -- through a restrict pointer, gcc keeps the 18 sums in registers (N8 16->32 32x32
-  -- 138 -> 211-225 GFLOP/s).
-  roll = roll and (not view or kb > 1)
-  if roll then rb = 1 end
-  local blocks
-  if view then
-    -- Padded column X = SW*u + p is column u of phase plane p: tap q reads phase
-    -- (q*DW) % SW at column j + (q*DW) // SW, contiguous in j for any stride.
-    local taps = {}
-    for m = 0, L.k1 - 1 do
-      for q = 0, L.k2 - 1 do
-        local x = q * L.dw
-        taps[#taps + 1] = { m = m, q = q,
-          off = (x % L.sw) * plane + m * L.dh * pitch + x // L.sw, roff = m * L.dh, coff = x }
-      end
-    end
-    blocks = { { i0 = 0, i1 = L.oh, j0 = 0, j1 = dyv and jcols or L.ow, src_i = L.sh * pitch, src_j = 1, taps = taps } }
-  else
-    local rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh)
-    local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
-    blocks = plan.gather_blocks(rows, cols, L.ow, L.w)
-  end
-  local P = { KB = kb, TG = tg, RB = rb, KC = kc, LANES = lanes, TGROUPS = {} }
-  -- Tap groups: taps in row-major order, TG at a time.
-  local macs = 0
-  for t0 = 0, tloop and 0 or ntaps - 1, tg do
-    local grp = { taps = {}, blocks = {}, n = math.min(tg, ntaps - t0) }
-    local index = {}
-    for t = t0, t0 + grp.n - 1 do
-      local m, q = t // L.k2, t % L.k2
-      if tloop then m, q = (t - t0) // tloop.tq, (t - t0) % tloop.tq end
-      index[m * L.k2 + q] = t - t0
-      grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
-        dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
-                           { L.g == 1 and "c" or ("c % " .. V.CG), ntaps },
-                           { "tm", tloop and L.k2 or 0 }, { "tq", tloop and 1 or 0 } }, m * L.k2 + q),
-        part = plan.linear({ { "kb", grp.n } }, t - t0) }
-    end
-    for _, b in ipairs(blocks) do
-      local bt = {}
-      for _, t in ipairs(b.taps) do
-        local idx = t.m * L.k2 + t.q
-        if index[idx] then bt[#bt + 1] = { slot = index[idx], off = t.off } end
-      end
-      if #bt > 0 then
-        local n_rows = b.i1 - b.i0
-        local step = n_rows >= rb and rb or 1
-        local main = b.i0 + (n_rows // step) * step
-        local parts = { { b.i0, main, step } }
-        if main < b.i1 then parts[#parts + 1] = { main, b.i1, 1 } end
-        local jmain = b.j0 + ((b.j1 - b.j0) // lanes) * lanes
-        for _, pr in ipairs(parts) do
-          local g = { i0 = pr[1], i1 = pr[2], step = pr[3], j0 = b.j0, jmain = jmain,
-                      tail = b.j1 - jmain, src_i = b.src_i, row = {}, dys = {}, terms = {} }
-          g.xr = plan.linear({ { "i", b.src_i }, { "tm", tloop and L.dh * pitch or 0 },
-                               { "tq", tloop and L.dw or 0 } }, 0)
-          local dpitch = dyv and pitch or L.ow
-          g.dr = plan.linear({ { "i", dpitch } }, 0)
-          g.tail_dys, g.tail_terms = {}, {}
-          for kbo = 0, kb - 1 do
-            for r = 0, g.step - 1 do
-              local e = string.format("e_k%d_r%d", kbo, r)
-              g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo,
-                index = plan.linear({ { "j", 1 }, { "l", 1 } }, r * dpitch) }
-              g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo,
-                index = plan.linear({ { "l", 1 } }, jmain + r * dpitch) }
-              for _, t in ipairs(bt) do
-                local acc = string.format("a_k%d_r%d_t%d", kbo, r, t.slot)
-                g.terms[#g.terms + 1] = { acc = acc, e = e,
-                  index = plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) }
-                g.tail_terms[#g.tail_terms + 1] = { acc = acc, e = e,
-                  index = plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) }
-              end
-            end
-          end
-          macs = macs + ((g.i1 - g.i0) // g.step) * (dyv and L.ow or b.j1 - b.j0) * g.step * #bt
-            * (tloop and ntaps // tg or 1)
-          if roll and #bt == ntaps and g.step == 1 and g.jmain - g.j0 >= lanes and g.i1 - g.i0 >= 2 then
-            -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.
-            local win = rolling.window(b.taps, b.src_i, 1)
-            if win then
-              g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, win.carried, win.loads, win.rotate, {}
-              g.roll_dy = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
-              local slot = {}
-              for _, t in ipairs(bt) do slot[t.off] = t.slot end
-              g.roll_dys = {}
-              for kbo = 0, kb - 1 do
-                g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo) }
-                for _, t in ipairs(b.taps) do
-                  g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
-                    e = g.roll_dys[#g.roll_dys].name, x = win.x(t) }
-                end
-              end
-              rolling.strip_rows(g, g.i0, g.i1, b.src_i, win.rows, S)
-            end
-          end
-          grp.blocks[#grp.blocks + 1] = g
-        end
-      end
-    end
-    grp.has_i = #grp.blocks > 0
-    grp.has_j = false
-    for _, g in ipairs(grp.blocks) do
-      if g.jmain > g.j0 then grp.has_j = true end
-    end
-    grp.accs = {}
-    for kbo = 0, kb - 1 do
-      for r = 0, rb - 1 do
-        for _, t in ipairs(grp.taps) do
-          grp.accs[#grp.accs + 1] = { name = string.format("a_k%d_r%d_t%d", kbo, r, t.slot),
-            first = r == 0, part = plan.linear({ { "kb", grp.n } }, kbo * grp.n + t.slot),
-            kbo = kbo, slot = t.slot }
-        end
-      end
-    end
-    grp.sums = {}
-    for kbo = 0, kb - 1 do
-      for _, t in ipairs(grp.taps) do
-        local names = {}
-        for r = 0, rb - 1 do names[#names + 1] = string.format("a_k%d_r%d_t%d[l]", kbo, r, t.slot) end
-        grp.sums[#grp.sums + 1] = { part = plan.linear({ { "kb", grp.n } }, kbo * grp.n + t.slot),
-          value = table.concat(names, " + ") }
-      end
-    end
-    P.TGROUPS[#P.TGROUPS + 1] = grp
-  end
-  P.MACS = macs
-  P.TLOOP = tloop
-  P.PART_ROWS = kc * tg
-  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
-  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
-  P.DY = {}
-  for kbo = 0, kb - 1 do
-    local d = { name = "d" .. kbo,
-      ptr = string.format("grad_output + (%s) * %d",
-        plan.linear({ { "n", L.k }, { "k", 1 }, { "kb", 1 } }, kbo), L.oh * L.ow) }
-    if dyv then
-      d.ptr = kbo == 0 and "dyv" or string.format("dyv + %d", kbo * L.oh * pitch)
-      d.dst = plan.linear({ { "i", pitch }, { "j", 1 } }, kbo * L.oh * pitch)
-      d.src = plan.linear({ { "n", L.k * L.oh * L.ow }, { "k", L.oh * L.ow }, { "kb", L.oh * L.ow },
-                            { "i", L.ow }, { "j", 1 } }, kbo * L.oh * L.ow)
-    end
-    P.DY[#P.DY + 1] = d
-  end
-  -- The parts of the copies that no copy loop writes: zeroed once per call.
-  P.ZEROS = {}
-  local function zero(i0, i1, u0, u1, base)
-    if i1 > i0 and u1 > u0 then
-      P.ZEROS[#P.ZEROS + 1] = { i0 = i0, i1 = i1, u0 = u0, u1 = u1, array = base.array,
-        dst = plan.linear({ { "i", pitch }, { "u", 1 } }, base.off) }
-    end
-  end
-  if dyv then
-    P.DYV = { size = kb * L.oh * pitch }
-    for kbo = 0, kb - 1 do
-      zero(0, L.oh, L.ow, pitch, { array = "dyv", off = kbo * L.oh * pitch })
-    end
-  end
-  if view then
-    P.VIEW = { size = L.sw * plane, copies = {} }
-    for p = 0, L.sw - 1 do
-      local u0 = -((p - L.pw) // L.sw)          -- ceil((PW - p) / SW)
-      local u1 = (L.w - 1 + L.pw - p) // L.sw + 1
-      local base = { array = "xv", off = p * plane }
-      if u1 > u0 then
-        P.VIEW.copies[#P.VIEW.copies + 1] = { u0 = u0, u1 = u1,
-          dst = plan.linear({ { "i", pitch }, { "u", 1 } }, p * plane + L.ph * pitch),
-          src = plan.linear({ { "i", L.w }, { "u", L.sw } }, p - L.pw) }
-        zero(0, L.ph, 0, pitch, base)
-        zero(L.ph, L.ph + L.h, 0, u0, base)
-        zero(L.ph, L.ph + L.h, u1, pitch, base)
-        zero(L.ph + L.h, plane // pitch, 0, pitch, base)
-      else
-        zero(0, plane // pitch, 0, pitch, base)
-      end
-    end
-  end
-  P.SRC = view and "xv" or "xn"
-  return P
-end
-
 -- Return the names every template sees: the layer's numbers in MATH.md's
 -- letters and the precomputed plan.
 local function template_vars(L)
@@ -693,7 +429,7 @@ local function template_vars(L)
   V.S = schedule()
   V.F = forward_plan(L, V, schedule("forward"))
   V.GI = grad_input_plan(L, V, schedule("grad_input"))
-  V.GW = grad_weight_plan(L, V, schedule("grad_weight"))
+  V.GW = grad_weight.plan(L, V, schedule("grad_weight"))
   V.LANES = schedule("grad_bias").bias_lanes
   V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
 

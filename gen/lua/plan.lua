@@ -135,4 +135,18 @@ function plan.view_pads(size, out, taps, stride, pad, dil)
   return before, after
 end
 
+-- Return the row pitch of a padded copy 'cols' wide: a multiple of 'align'
+-- elements (a whole number of vectors), so every row starts as aligned as the
+-- first.  Workaround for a gcc 12.2 bug, not for undefined behaviour (the indices
+-- are in bounds; ASan/UBSan are clean): with a 66-float pitch, -O3 -march=native
+-- (AVX-512) vectorizes the j loop with 64-byte vectors and its epilogue with
+-- 32-byte vectors (vect-epilogues-nomask); the epilogue's analysis decides to
+-- "force alignment" of the stack copy xv to 32 bytes and emits vmovaps for a tap
+-- at misalignment 0, but xv keeps its 16-byte alignment in the frame, so the load
+-- faults.  --param vect-epilogues-nomask=0 or -mprefer-vector-width=256 also
+-- avoid it; clang and gcc -O2 are not affected.
+function plan.row_pitch(cols, align)
+  return (cols + align - 1) // align * align
+end
+
 return plan
