@@ -93,24 +93,36 @@ local function template_vars(L)
   return V
 end
 
--- Return the texts of NAME.h and NAME.c for layer 'L'; 'texts' maps each
--- template's file name to its text.
-local ELEM_BYTES = { float = 4, double = 8, int = 4 }
-
--- Return the bytes of the local arrays declared in 'text', one rendered
--- function: counted from the emitted code, as the costs are.  An upper bound
--- on what its arrays take of the stack (arrays of sibling blocks are added
--- up); scalars, which live in registers or spill, are not counted.
-local function array_bytes(text)
-  local total = 0
-  for ctype, dims in text:gmatch("\n[ \t]*(%a+) [%w_]+(%[[%d%[%]]*%]);") do
-    local n = ELEM_BYTES[ctype]
-    if n then
-      for d in dims:gmatch("%d+") do n = n * tonumber(d) end
-      total = total + n
+-- Return the bytes of the local arrays of each op's function, from its plan: an
+-- upper bound on what its arrays take of the stack (arrays of sibling blocks are
+-- added up); scalars, which live in registers or spill, are not counted.
+local function stack_bytes(V)
+  local size = V.S.size
+  -- The lane arrays a rolling group carries, in every pass over the source channels.
+  local function gather(P)
+    local carried = 0
+    local function count(groups)
+      for _, g in ipairs(groups) do
+        if g.roll then carried = carried + #g.carried * g.lanes end
+      end
+    end
+    if P.BANDS then
+      for _, band in ipairs(P.BANDS) do count(band.groups) end
+    else
+      count(P.GROUPS)
+    end
+    return ((P.BUFFER or 0) + (P.SECOND_PASS and 2 or 1) * carried) * size
+  end
+  local GW = V.GW
+  local gw = (GW.VIEW and GW.VIEW.size or 0) + (GW.DYV and GW.DYV.size or 0) + GW.PART_ROWS * GW.LANES
+  for _, grp in ipairs(GW.TGROUPS) do
+    gw = gw + #grp.accs * GW.LANES
+    for _, g in ipairs(grp.blocks) do
+      if g.roll then gw = gw + #g.carried * GW.LANES end
     end
   end
-  return total
+  return { forward = gather(V.F), grad_input = gather(V.GI), grad_weight = gw * size,
+           grad_bias = V.LANES * size }
 end
 
 -- Return the schedule choices 'convgen tune' times for layer 'L'.
@@ -118,6 +130,8 @@ function convgen.candidates(L)
   return targets.candidates(L.target, L.dtype)
 end
 
+-- Return the texts of NAME.h and NAME.c for layer 'L'; 'texts' maps each
+-- template's file name to its text.
 function convgen.generate(L, texts)
   -- Fix the op order so that '--ops grad_bias,forward' gives the same files
   -- as '--ops forward,grad_bias'.
@@ -146,11 +160,10 @@ function convgen.generate(L, texts)
     return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first }, indent)
   end
   local h = render("header.h.in")
-  -- The functions first: the file's head reports what their arrays take.
-  local bodies, stack = {}, {}
+  local bodies, stack, arrays = {}, {}, stack_bytes(V)
   for _, op in ipairs(L.ops) do
     bodies[#bodies + 1] = render(op .. ".c.in")
-    stack[#stack + 1] = string.format("%s %d", op, array_bytes(bodies[#bodies]))
+    stack[#stack + 1] = string.format("%s %d", op, arrays[op])
   end
   V.STACK_LINE = table.concat(stack, ", ")
   local c = { render("source.c.in") }
