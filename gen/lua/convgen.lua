@@ -57,7 +57,7 @@ local function template_vars(L)
     LAYER_ID = layer_id(command(L)),
     IN_CHANNEL = in_channel_expr(L),
     IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
-    GROUP_CHANNEL = L.g == 1 and "c" or string.format("k/%d*%d + c", L.k // L.g, L.c // L.g),
+    GROUP_CHANNEL = L.g == 1 and "c" or plan.group_channel(L.k // L.g, L.c // L.g),
     OUT_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0),
     W_PLANE = plan.linear({ { "k", L.c // L.g }, { "c", 1 } }, 0),
     Y_INDEX = plan.linear({ { "i", L.ow }, { "j", 1 } }, 0),

@@ -26,6 +26,27 @@ function plan.linear(terms, const)
   return s
 end
 
+-- Return sum(coef * var) + const as the comments of the generated file print
+-- it: i*2 + m*3 - 1, with factors of 1 and a zero constant left out.
+function plan.formula(terms, const)
+  local parts = {}
+  for _, term in ipairs(terms) do
+    local var, coef = term[1], term[2]
+    if coef ~= 0 then parts[#parts + 1] = coef == 1 and var or (var .. "*" .. coef) end
+  end
+  local s = table.concat(parts, " + ")
+  if s == "" then return tostring(const) end
+  if const > 0 then return s .. " + " .. const end
+  if const < 0 then return s .. " - " .. -const end
+  return s
+end
+
+-- Return, as plan.formula prints it, the input channel c of the group of
+-- output channel k: k/kg*cg + c, for kg output and cg input channels a group.
+function plan.group_channel(kg, cg)
+  return plan.formula({ { kg == 1 and "k" or ("k/" .. kg), cg }, { "c", 1 } }, 0)
+end
+
 -- Return the runs of positions 0..count-1 along one axis whose valid taps are
 -- the same.  Each entry of 'taps' is { t = tap, lo = first, hi = last valid
 -- position, off = source offset }; runs with no valid tap are kept (their
