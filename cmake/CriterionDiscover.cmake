@@ -12,6 +12,8 @@ function(criterion_discover_tests target)
   if(NOT EXISTS ${out})
     file(WRITE ${out} "add_test(${target}/DISCOVERY_FAILED ${CMAKE_COMMAND} -E false)\n")
   endif()
+  # Relink, and so list again, when the listing script changes.
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${_criterion_discover_script})
   add_custom_command(TARGET ${target} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:${target}> -DTARGET=${target}
             -DOUT=${out} -P ${_criterion_discover_script}

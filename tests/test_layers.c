@@ -98,7 +98,7 @@ static void check_targets(const char *opts)
 		for (d = 0; d < 2; d++) {
 			snprintf(all, sizeof all, "%s --dtype %s --target %s", opts, dtypes[d], targets[t]);
 			cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
-			snprintf(cmd, sizeof cmd, "gcc " STRICT " -c %s/conv.c -o %s/conv.o", dir, dir);
+			snprintf(cmd, sizeof cmd, "gcc " STRICT " -O2 -c %s/conv.c -o %s/conv.o", dir, dir);
 			cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
 			snprintf(cmd, sizeof cmd, "verify --file %s/conv.c", dir);
 			run_convgen(r, NULL, NULL, cmd);
