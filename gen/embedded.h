@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct cg_embedded {
-	const char *name;            /* file name: "plan.lua", "forward.c.in" */
+	const char *name;            /* file name: "plan.lua", "gather_op.c.in" */
 	const unsigned char *data;   /* its bytes, followed by a NUL */
 	size_t len;                  /* without the NUL */
 };

@@ -11,6 +11,10 @@ local template = require "template"
 local convgen = {}
 
 local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias" }
+-- The template of each op's function, and the template name of its plan.
+local TEMPLATE_OF = { forward = "gather_op.c.in", grad_weight = "grad_weight.c.in",
+                      grad_input = "gather_op.c.in", grad_bias = "grad_bias.c.in" }
+local PLAN_OF = { forward = "F", grad_input = "GI" }
 
 -- Return a 32-bit FNV-1a hash of 'text' as a C literal: the layer's identity,
 -- stamped into NAME.h and checked by NAME.c, so that a header and a source
@@ -85,9 +89,14 @@ local function template_vars(L)
     grad_bias = string.format("grad_bias %d add", V.OUTPUT_SIZE),
   }
   V.COST_LINES, V.TEMPLATE_LIST = {}, {}
+  local seen = {}
   for _, op in ipairs(L.ops) do
     V.COST_LINES[#V.COST_LINES + 1] = costs[op]
-    V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = op .. ".c.in"
+    local name = TEMPLATE_OF[op]
+    if not seen[name] then
+      seen[name] = true
+      V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
+    end
   end
   V.TEMPLATES = table.concat(V.TEMPLATE_LIST, " ")
   return V
@@ -162,7 +171,7 @@ function convgen.generate(L, texts)
   local h = render("header.h.in")
   local bodies, stack, arrays = {}, {}, stack_bytes(V)
   for _, op in ipairs(L.ops) do
-    bodies[#bodies + 1] = render(op .. ".c.in")
+    bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
     stack[#stack + 1] = string.format("%s %d", op, arrays[op])
   end
   V.STACK_LINE = table.concat(stack, ", ")
