@@ -15,7 +15,7 @@ double bench_now(void);
 /* peak.c: the measured FP32 FMA peak of one core (GFLOP/s); *isa names the vector ISA used. */
 double bench_peak(const char **isa);
 
-/* naive.c: MATH.md part II as plain loops with bounds checks. */
+/* naive.c: docs/math.md as plain loops with bounds checks. */
 void naive_forward(const struct shape *s, const float *x, const float *w, const float *b, float *y);
 void naive_grad_weight(const struct shape *s, const float *x, const float *dy, float *dw);
 void naive_grad_input(const struct shape *s, const float *w, const float *dy, float *dx);

@@ -1,4 +1,4 @@
-/* bench/naive.c: the naive loops, written from MATH.md part II's formulas: one
+/* bench/naive.c: the naive loops, written from docs/math.md's formulas: one
 ** loop per index, the padding as a bounds check, no blocking. */
 #include "bench.h"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/verify_times.sh: issue 4's scale numbers, measured, not guessed.
+# bench/verify_times.sh: the scale numbers, measured, not guessed.
 #  1. size of the generated .c and its 'gcc -O2' compile time for two large layers;
 #  2. wall time of a full 'convgen verify' (median of 3 runs, one core) for the
 #     layers the issue names.

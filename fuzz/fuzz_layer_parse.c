@@ -25,7 +25,7 @@ static void check_layer(const struct cg_layer *l)
 		__builtin_trap();
 	if (l->c % l->g != 0 || l->k % l->g != 0)
 		__builtin_trap();
-	/* MATH.md part II: OH = floor((H + 2PH - DH(K1-1) - 1) / SH) + 1 */
+	/* docs/math.md: OH = floor((H + 2PH - DH(K1-1) - 1) / SH) + 1 */
 	if ((long long)l->oh != ((long long)l->h + 2LL * l->ph - (long long)l->dh * (l->k1 - 1) - 1) / l->sh + 1 ||
 	    (long long)l->ow != ((long long)l->w + 2LL * l->pw - (long long)l->dw * (l->k2 - 1) - 1) / l->sw + 1)
 		__builtin_trap();

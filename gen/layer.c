@@ -1,4 +1,4 @@
-/* layer.c: parse LAYER options (SPEC.md) into a 'struct cg_layer' and
+/* layer.c: parse LAYER options (docs/cli.md) into a 'struct cg_layer' and
 ** validate it once; every later stage trusts what this file accepted. */
 #include "layer.h"
 
@@ -237,7 +237,7 @@ int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_l
 	}
 }
 
-/* Output extent of one axis (MATH.md part II), or 0 when the dilated
+/* Output extent of one axis (docs/math.md), or 0 when the dilated
 ** kernel does not fit the padded input. */
 static long out_extent(long in, long pad, long dil, long ker, long stride)
 {

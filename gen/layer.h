@@ -1,4 +1,4 @@
-/* layer.h: the one description of a convolution layer (MATH.md part II) that
+/* layer.h: the one description of a convolution layer (docs/math.md) that
 ** gen/ and verify/ share, its parser and its validator.  A 'struct cg_layer'
 ** that cg_layer_parse() accepted is valid: no code downstream re-checks it. */
 #ifndef CG_LAYER_H
@@ -8,7 +8,7 @@
 
 #define CG_VERSION "0.1.0"
 
-/* Exit statuses of SPEC.md; only main() turns a status into an exit code. */
+/* Exit statuses of docs/cli.md; only main() turns a status into an exit code. */
 enum cg_status { CG_EXIT_OK = 0, CG_EXIT_FAIL = 1, CG_EXIT_USAGE = 2 };
 
 enum cg_dtype { CG_FLOAT, CG_DOUBLE };
@@ -54,7 +54,7 @@ struct cg_layer {
 	char name[CG_NAME_MAX];
 };
 
-/* Element counts of SPEC.md.  The parser refuses layers whose counts exceed
+/* Element counts of docs/api.md.  The parser refuses layers whose counts exceed
 ** INT_MAX, so these never overflow and every index in generated code fits int. */
 size_t cg_input_size(const struct cg_layer *l);   /* N*C*H*W */
 size_t cg_weight_size(const struct cg_layer *l);  /* K*(C/G)*k1*k2 */
@@ -76,7 +76,7 @@ struct cg_extra {
 };
 
 /* Parse the options argv[0..argc-1] (no subcommand) into 'l' and 'x',
-** applying SPEC.md's defaults, then validate the layer.  Returns CG_EXIT_OK,
+** applying the defaults of docs/cli.md, then validate the layer.  Returns CG_EXIT_OK,
 ** or CG_EXIT_USAGE with a one-line message in 'msg' naming the option.
 ** 'allow' is a set of CG_ALLOW_* saying which non-layer options the caller
 ** accepts.  When 'x->file' is set the layer options are not required. */

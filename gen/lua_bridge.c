@@ -42,7 +42,7 @@ static void take_text(lua_State *L, int idx, struct cg_text *t)
 	t->len = len;
 }
 
-/* Push the layer as a table with MATH.md's lowercase letters. */
+/* Push the layer as a table with docs/math.md's lowercase letters. */
 static void push_layer(lua_State *L, const struct cg_layer *l)
 {
 	static const char *const keys[] = { "n", "c", "k", "g", "h", "w", "k1", "k2",

@@ -1,4 +1,4 @@
-/* main.c: the convgen command line (SPEC.md).  Parses the subcommand, hands
+/* main.c: the convgen command line (docs/cli.md).  Parses the subcommand, hands
 ** the options to cg_layer_parse(), then generates or verifies; only this
 ** file turns a status into an exit code. */
 #define _POSIX_C_SOURCE 200809L

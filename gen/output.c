@@ -1,4 +1,4 @@
-/* output.c: atomic writes (TOOLCHAIN.md): mkstemp in the target directory,
+/* output.c: atomic writes: mkstemp in the target directory,
 ** write, fsync, rename, fsync the directory; on any error unlink the temps.
 ** A build therefore sees the old files or the new ones, never a mix of a
 ** kernel's lines. */

@@ -1,6 +1,6 @@
-/* test_bad_input.c: the table of bad input (issue 7), one Criterion test per
+/* test_bad_input.c: the table of bad input, one Criterion test per
 ** row, run through the real binary.  Every row must give the exit status of
-** SPEC.md (2 bad usage or a senseless layer, 1 anything else), a message on
+** docs/cli.md (2 bad usage or a senseless layer, 1 anything else), a message on
 ** stderr naming the problem, no Lua traceback, no signal, no new file (in the
 ** output directory, the current directory or $TMPDIR) and the files that were
 ** there before left byte-identical.  test_cli.c and test_layer.c hold the

@@ -1,4 +1,4 @@
-/* test_cli.c: the convgen binary's promises on bad input (SPEC.md, Errors):
+/* test_cli.c: the convgen binary's promises on bad input (docs/cli.md):
 ** a message naming the option or file, exit 2 for bad usage and 1 for other
 ** failures, never a signal or a Lua traceback, never a new or changed file. */
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
 /* test_kernels_asan.c: generated kernels under AddressSanitizer and UBSan
-** (issue 7).  For each row of layers.inc, generate the layer (float on even
+** For each row of layers.inc, generate the layer (float on even
 ** rows, double on odd ones), compile NAME.c with a small driver using
 ** -fsanitize=address,undefined -fno-sanitize-recover=all, give every op heap
 ** buffers of exactly the sizes NAME.h documents (NAME_INPUT_SIZE, ...), and

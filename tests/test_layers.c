@@ -15,7 +15,7 @@
 #define STRICT "-std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion " \
 	"-Wdouble-promotion -Wcast-qual -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef"
 
-/* SPEC.md and issue 5: no function of NAME.c takes 64 KiB of stack.  The
+/* No function of NAME.c takes 64 KiB of stack.  The
 ** header comment counts each function's local arrays from the emitted code. */
 static void expect_small_stack(const char *dir, const char *layer)
 {

@@ -1,4 +1,4 @@
-/* test_mutate.c: the CI-sized mutation run of the verifier (issue 7):
+/* test_mutate.c: the CI-sized mutation run of the verifier:
 ** 'scripts/mutate --quick' on this build's convgen.  It fails if any mutant
 ** that computes observably different results passes 'convgen verify --file'
 ** (the script names it and keeps its diff), or if no mutant was different. */

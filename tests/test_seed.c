@@ -1,4 +1,4 @@
-/* test_seed.c: the notes' worked example (MATH.md part I): a 5x5 input and a
+/* test_seed.c: the notes' worked example (docs/math.md, the seed example): a 5x5 input and a
 ** 3x3 kernel give Y 3x3, dW 3x3, dI 5x5.  Expected values are derived by hand
 ** in the comments, not computed by any code under test. */
 #define _POSIX_C_SOURCE 200809L

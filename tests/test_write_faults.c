@@ -1,5 +1,5 @@
-/* test_write_faults.c: generate's writes when the disk says no (issue 7,
-** SPEC.md "never a partial or stale output file").  A write that fails
+/* test_write_faults.c: generate's writes when the disk says no (docs/cli.md:
+** never a partial or stale output file).  A write that fails
 ** midway, because of the file-size limit, a read-only directory or a full
 ** file system, exits 1 naming the file and leaves the old files
 ** byte-identical and no temporary file.  A generator killed with SIGKILL

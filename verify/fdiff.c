@@ -2,7 +2,7 @@
 ** formula.  With Y our own exact forward and L = 1/2 ||Y - T||^2, T = Y - d,
 ** the generated gradient of L is the op applied to dY = d.  L is a polynomial
 ** of degree 2 in each of W, I, b, so the central difference along v,
-** (L(x+v) - L(x-v)) / 2, equals <dL/dx, v> exactly (MATH.md, "Exact checks
+** (L(x+v) - L(x-v)) / 2, equals <dL/dx, v> exactly (docs/math.md, "Why the checks are exact
 ** that scale").  Everything is an integer; no tolerance.
 **
 ** Per coordinate (v = each unit vector) names the wrong coordinate; it costs
@@ -21,7 +21,7 @@
 #define DIR_BITS 20               /* s */
 #define N_DIRS 4                  /* t: 2^-80 <= 2^-64 */
 
-/* Y = forward(I, W, b) in int64, MATH.md part II again, fast: this runs
+/* Y = forward(I, W, b) in int64, docs/math.md again, fast: this runs
 ** 2 t or 2 |x| times.  The caller bounds every |partial sum| below 2^62. */
 static void forward_i64(const struct cg_layer *l, const int64_t *I, const int64_t *W,
                         const int64_t *b, int64_t *Y)

@@ -43,7 +43,7 @@ static void reference(const struct vf_ctx *x, const struct vf_call *c, int with_
 	}
 }
 
-/* Forward runs twice, with a bias and with bias == NULL (SPEC.md: no bias). */
+/* Forward runs twice, with a bias and with bias == NULL (docs/api.md: no bias). */
 int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
 	int a = vf_exact_magnitude(x, op), pass, i, crashed = 0;

@@ -1,4 +1,4 @@
-/* reference.c: MATH.md part II transcribed a second time, independently of
+/* reference.c: docs/math.md transcribed a second time, independently of
 ** gen/lua/, in exact integer arithmetic.  Each output is a gather over the
 ** index set of its formula; beside the value it records sum |a_i*b_i| and the
 ** number of terms, which rounding.c's error bound needs.
@@ -86,7 +86,7 @@ void vf_ref_grad_weight(const struct cg_layer *l, const int64_t *I, const int64_
 }
 
 /* Solve o*s + t*d - p == z for the output index o, given the tap t: the
-** constraint "i*sh + m*dh - ph = y" of MATH.md's dI, read literally.
+** constraint "i*sh + m*dh - ph = y" of docs/math.md's dI, read literally.
 ** Returns -1 when no o in [0, n_o) satisfies it. */
 static long solve(long z, long t, long s, long d, long p, long n_o)
 {

@@ -106,7 +106,7 @@ typedef void two_d(const double *, const double *, double *);
 typedef void one_f(const float *, float *);
 typedef void one_d(const double *, double *);
 
-/* Call through the prototype SPEC.md gives the op, for T = float or double. */
+/* Call through the prototype docs/api.md gives the op, for T = float or double. */
 static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void *out)
 {
 	union { void *p; fwd_f *ff; fwd_d *fd; two_f *tf; two_d *td; one_f *of; one_d *od; } u;

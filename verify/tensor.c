@@ -12,7 +12,7 @@ enum vf_tensor vf_op_output(enum cg_op op)
 	return out[op];
 }
 
-/* The op's inputs in the order of its C signature (SPEC.md); dY has Y's shape. */
+/* The op's inputs in the order of its C signature (docs/api.md); dY has Y's shape. */
 int vf_op_inputs(enum cg_op op, enum vf_tensor t[3])
 {
 	switch (op) {
@@ -23,7 +23,7 @@ int vf_op_inputs(enum cg_op op, enum vf_tensor t[3])
 	}
 }
 
-/* MATH.md's letters: I n,c,y,x; W k,c,m,q; b k; Y n,k,i,j. */
+/* docs/math.md's letters: I n,c,y,x; W k,c,m,q; b k; Y n,k,i,j. */
 void vf_coord(const struct cg_layer *l, enum vf_tensor t, size_t i, char *buf, size_t len)
 {
 	size_t cg = (size_t)(l->c / l->g), a, b, c;
@@ -79,7 +79,7 @@ void vf_fmt_i128(vf_i128 v, char *buf, size_t len)
 	snprintf(buf, len, "%s", tmp + k);
 }
 
-/* The most terms any one output of 'op' sums (MATH.md part II), bias included. */
+/* The most terms any one output of 'op' sums (docs/math.md), bias included. */
 uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op)
 {
 	uint64_t taps = (uint64_t)l->k1 * (uint64_t)l->k2;

@@ -1,6 +1,6 @@
 /* verify.h: the verifier's one entry point.  It checks a file that 'convgen
 ** generate' wrote: compiles it, runs each op in a child process and checks it
-** exactly against MATH.md (reference, finite differences, rounding bound). */
+** exactly against docs/math.md (reference, finite differences, rounding bound). */
 #ifndef VF_VERIFY_H
 #define VF_VERIFY_H
 

@@ -15,7 +15,7 @@
 __extension__ typedef __int128 vf_i128;
 __extension__ typedef unsigned __int128 vf_u128;
 
-/* The four tensors of MATH.md part II; a gradient has its tensor's shape. */
+/* The four tensors of docs/math.md; a gradient has its tensor's shape. */
 enum vf_tensor { VF_I, VF_W, VF_B, VF_Y, VF_N_TENSORS };
 
 /* The layer under test and how to reach its compiled code. */
@@ -152,7 +152,7 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
 /* vf_run on c's arrays, with the output reset to NaN first. */
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len);
 
-/* ---- reference.c: MATH.md part II, exactly, on integer numerators */
+/* ---- reference.c: docs/math.md, exactly, on integer numerators */
 struct vf_exact {
 	vf_i128 v;             /* the exact value, in units of the products */
 	vf_u128 s;    /* sum of |a_i * b_i| over its terms */

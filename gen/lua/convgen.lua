@@ -44,7 +44,7 @@ local function in_channel_expr(L)
   return plan.linear({ { "n", L.c }, { group, cg }, { "c", 1 } }, 0)
 end
 
--- Return the names every template sees: the layer's numbers in MATH.md's
+-- Return the names every template sees: the layer's numbers in docs/math.md's
 -- letters and the precomputed plan.
 local function template_vars(L)
   local V = {

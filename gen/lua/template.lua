@@ -1,4 +1,4 @@
--- template.lua: render templates/*.in, C text with Lua lines (STYLE.md section 4).
+-- template.lua: render templates/*.in, C text with Lua lines.
 -- A line whose first non-blank character is '$' (not '${') is Lua; '$--' is a comment;
 -- '${expr}' elsewhere is replaced by the value of expr.  Each template line
 -- becomes exactly one Lua line, so an error names the template's own line.
