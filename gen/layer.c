@@ -227,8 +227,8 @@ int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_l
 		if (*slot != (k == 2 ? -1 : 0))
 			return fail(msg, msg_len, "--schedule '%s': %s.%s given twice", s, cg_op_names[found], keys[k]);
 		if ((k == 0 && (v < 1 || v > 64 || (v & (v - 1)) != 0)) || (k == 1 && (v < 1 || v > 64)) ||
-		    (k == 2 && v > 1))
-			return fail(msg, msg_len, "--schedule '%s': %s.%s=%ld out of range (lanes: a power of two up to 64; acc: 1 to 64; roll: 0 or 1)",
+		    (k == 2 && v > 2))
+			return fail(msg, msg_len, "--schedule '%s': %s.%s=%ld out of range (lanes: a power of two up to 64; acc: 1 to 64; roll: 0, 1 or 2)",
 			            s, cg_op_names[found], keys[k], v);
 		*slot = (int)v;
 		if (p[len] == '\0')

@@ -36,7 +36,7 @@ enum cg_target cg_target_host(void);
 struct cg_choice {
 	int lanes;             /* length of the lane arrays: 1, 2, 4, ..., 64 */
 	int acc;               /* accumulators per row block: 1..64 */
-	int roll;              /* 0: no rolling row groups, 1: where they fit */
+	int roll;              /* 0: no rolling rows, 1: where the registers allow, 2: wherever the window allows */
 };
 
 struct cg_layer {

@@ -43,7 +43,7 @@ static const char help_text[] =
 "                       generic (host: the target that fits this machine, resolved\n"
 "                       now and recorded in the file)\n"
 "  --schedule S         schedule choices over the target's, OP.KEY=V,... with keys\n"
-"                       lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0 or 1)\n"
+"                       lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0, 1, 2)\n"
 "  --tuning FILE        the choices of a record that 'convgen tune -o FILE' wrote\n"
 "\n"
 "Other options:\n"

@@ -215,7 +215,7 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(schedule_lanes_not_pow2,  2, "forward.lanes=12 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=12 -o .") \
 	X(schedule_lanes_too_many,  2, "grad_bias.lanes=128 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_bias.lanes=128 -o .") \
 	X(schedule_acc_zero,        2, "grad_input.acc=0 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_input.acc=0 -o .") \
-	X(schedule_roll_two,        2, "grad_weight.roll=2 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_weight.roll=2 -o .") \
+	X(schedule_roll_three,      2, "grad_weight.roll=3 out of range", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule grad_weight.roll=3 -o .") \
 	X(schedule_negative,        2, "expected a decimal value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.acc=-1 -o .") \
 	X(schedule_key_twice,       2, "forward.lanes given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4,forward.lanes=8 -o .") \
 	X(schedule_trailing_comma,  2, "'' is not OP.KEY=VALUE", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --schedule forward.lanes=4, -o .") \

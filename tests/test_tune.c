@@ -91,7 +91,8 @@ Test(tune, every_candidate_is_proven, .timeout = 240)
 {
 	static const char *const cands[] = { "lanes=8,acc=8,roll=0", "lanes=16,acc=8,roll=1",
 	                                     "lanes=16,acc=16,roll=0", "lanes=1,acc=16,roll=1",
-	                                     "lanes=4,acc=1,roll=1", "lanes=64,acc=64,roll=1" };
+	                                     "lanes=4,acc=1,roll=1", "lanes=64,acc=64,roll=1",
+	                                     "lanes=8,acc=8,roll=2", "lanes=16,acc=16,roll=2" };
 	static const char *const ops[] = { "forward", "grad_weight", "grad_input", "grad_bias" };
 	char args[2048], sched[1024], one[64], *key;
 	struct run *r = malloc(sizeof *r);
