@@ -74,28 +74,6 @@ static const char help_text[] =
 "Exit status: 0 success, 1 failure (I/O, compiler, a failed check), 2 bad usage\n"
 "or a layer that makes no sense.\n";
 
-static int generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg_len)
-{
-	struct cg_text h, c;
-	struct cg_file files[2];
-	char h_name[CG_NAME_MAX + 2], c_name[CG_NAME_MAX + 2];
-	int status = cg_lua_generate(l, &h, &c, msg, msg_len);
-	if (status != CG_EXIT_OK)
-		return status;
-	snprintf(h_name, sizeof h_name, "%s.h", l->name);
-	snprintf(c_name, sizeof c_name, "%s.c", l->name);
-	files[0].name = h_name;
-	files[0].data = h.data;
-	files[0].len = h.len;
-	files[1].name = c_name;
-	files[1].data = c.data;
-	files[1].len = c.len;
-	status = cg_write_files(dir, files, 2, msg, msg_len);
-	free(h.data);
-	free(c.data);
-	return status;
-}
-
 static void remove_tree(const char *dir, const char *name)
 {
 	char path[4200];
@@ -118,7 +96,7 @@ static int verify_layer(const struct cg_layer *l, const struct vf_options *o, ch
 		snprintf(msg, msg_len, "%.900s: cannot create temporary directory: %s", dir, strerror(errno));
 		return CG_EXIT_FAIL;
 	}
-	status = generate(l, dir, msg, msg_len);
+	status = cg_generate(l, dir, msg, msg_len);
 	if (status == CG_EXIT_OK) {
 		snprintf(file, sizeof file, "%s/%s.c", dir, l->name);
 		status = vf_verify_file(file, o, stdout, msg, msg_len);
@@ -157,7 +135,7 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 			snprintf(msg, msg_len, "-o: required (the output directory)");
 			return CG_EXIT_USAGE;
 		}
-		return generate(&layer, extra.out_dir, msg, msg_len);
+		return cg_generate(&layer, extra.out_dir, msg, msg_len);
 	}
 	if (strcmp(cmd, "verify") == 0) {
 		const char *cc = getenv("CC");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "layer.h"
+#include "lua_bridge.h"
 
 #define PATH_LEN 4096
 
@@ -130,4 +131,26 @@ int cg_write_files(const char *dir, const struct cg_file *files, int n_files,
 		close(fd);
 	}
 	return CG_EXIT_OK;
+}
+
+int cg_generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg_len)
+{
+	struct cg_text h, c;
+	struct cg_file files[2];
+	char h_name[CG_NAME_MAX + 2], c_name[CG_NAME_MAX + 2];
+	int status = cg_lua_generate(l, &h, &c, msg, msg_len);
+	if (status != CG_EXIT_OK)
+		return status;
+	snprintf(h_name, sizeof h_name, "%s.h", l->name);
+	snprintf(c_name, sizeof c_name, "%s.c", l->name);
+	files[0].name = h_name;
+	files[0].data = h.data;
+	files[0].len = h.len;
+	files[1].name = c_name;
+	files[1].data = c.data;
+	files[1].len = c.len;
+	status = cg_write_files(dir, files, 2, msg, msg_len);
+	free(h.data);
+	free(c.data);
+	return status;
 }

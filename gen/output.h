@@ -17,4 +17,9 @@ struct cg_file {
 int cg_write_files(const char *dir, const struct cg_file *files, int n_files,
                    char *msg, size_t msg_len);
 
+/* Render the two files of layer 'l' (gen/lua_bridge.c) and write them as
+** DIR/NAME.h and DIR/NAME.c with cg_write_files.  Returns as cg_write_files. */
+struct cg_layer;
+int cg_generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg_len);
+
 #endif

@@ -217,30 +217,15 @@ static int time_candidates(const struct cg_layer *l, char so[][4300], int n,
 	return CG_EXIT_OK;
 }
 
-/* Generate candidate 'ch' of 'l' into 'dir' and compile it to DIR/k.so. */
+/* Generate candidate layer 'l' into 'dir' and compile it to DIR/k.so. */
 static int build_candidate(const struct cg_layer *l, const char *dir, const char *cc,
                            char *so, size_t so_len, char *msg, size_t msg_len)
 {
-	struct cg_text h, c;
-	struct cg_file files[2];
-	char h_name[CG_NAME_MAX + 2], c_name[CG_NAME_MAX + 2], src[4200];
-	int status = cg_lua_generate(l, &h, &c, msg, msg_len);
+	char src[4200];
+	int status = cg_generate(l, dir, msg, msg_len);
 	if (status != CG_EXIT_OK)
 		return status;
-	snprintf(h_name, sizeof h_name, "%s.h", l->name);
-	snprintf(c_name, sizeof c_name, "%s.c", l->name);
-	files[0].name = h_name;
-	files[0].data = h.data;
-	files[0].len = h.len;
-	files[1].name = c_name;
-	files[1].data = c.data;
-	files[1].len = c.len;
-	status = cg_write_files(dir, files, 2, msg, msg_len);
-	free(h.data);
-	free(c.data);
-	if (status != CG_EXIT_OK)
-		return status;
-	snprintf(src, sizeof src, "%s/%s", dir, c_name);
+	snprintf(src, sizeof src, "%s/%s.c", dir, l->name);
 	snprintf(so, so_len, "%s/k.so", dir);
 	return vf_compile(cc, src, so, msg, msg_len);
 }
