@@ -73,7 +73,7 @@ Test(json, proves_a_passing_layer_with_every_op_and_check)
 		{ "grad_bias", "reference" }, { "grad_bias", "finite-diff" }, { "grad_bias", "rounding" },
 	};
 	struct run *r = malloc(sizeof *r);
-	json_t *root = verify_json(r, "verify --input 5x5 --kernel 3x3 --name conv1 --json", 0);
+	json_t *root = verify_json(r, "verify --input 5x5 --kernel 3x3 --target cortex-m7 --name conv1 --json", 0);
 	json_t *layer = json_object_get(root, "layer"), *checks = json_object_get(root, "checks"), *c;
 	size_t i;
 
@@ -86,6 +86,7 @@ Test(json, proves_a_passing_layer_with_every_op_and_check)
 	cr_assert(json_is_object(layer));
 	cr_expect_str_eq(str(layer, "name"), "conv1");
 	cr_expect_str_eq(str(layer, "dtype"), "float");
+	cr_expect_str_eq(str(layer, "target"), "cortex-m7");
 	cr_expect_eq(num(layer, "input_h"), 5);
 	cr_expect_eq(num(layer, "kernel_w"), 3);
 	cr_expect_eq(num(layer, "output_h"), 3);

@@ -58,6 +58,7 @@ static json_t *layer_object(const struct cg_layer *l, const char *command, int *
 			*bad = 1;
 	put(o, "name", json_string(l->name), bad);
 	put(o, "dtype", json_string(l->dtype == CG_FLOAT ? "float" : "double"), bad);
+	put(o, "target", json_string(cg_target_names[l->target]), bad);
 	put(o, "ops", ops, bad);
 	put(o, "batch", json_integer(l->n), bad);
 	put(o, "in_channels", json_integer(l->c), bad);
