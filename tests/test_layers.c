@@ -81,29 +81,25 @@ static void check_layer(const char *opts, const char *dtype)
 	remove_dir(dir);
 }
 
-/* Every target's schedule of the same layer, in both dtypes: generated, built
+/* Each target's schedule of the same layer, in both dtypes: generated, built
 ** strictly by gcc, and proven by 'convgen verify --file' (the code is plain C99
 ** for any machine; the target only shapes it). */
-static void check_targets(const char *opts)
+static void check_target(const char *opts, const char *target)
 {
-	static const char *const targets[] = { "x86-64-v3", "x86-64-v4", "aarch64", "cortex-m4",
-	                                       "cortex-m7", "generic" };
 	static const char *const dtypes[] = { "float", "double" };
 	char dir[256], all[512], cmd[2048];
 	struct run *r = malloc(sizeof *r);
-	size_t t, d;
+	size_t d;
 	cr_assert(scratch_dir(dir, sizeof dir));
 	setenv("CFLAGS", "-O2 -march=native", 1);
-	for (t = 0; t < sizeof targets / sizeof targets[0]; t++) {
-		for (d = 0; d < 2; d++) {
-			snprintf(all, sizeof all, "%s --dtype %s --target %s", opts, dtypes[d], targets[t]);
-			cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
-			snprintf(cmd, sizeof cmd, "gcc " STRICT " -O2 -c %s/conv.c -o %s/conv.o", dir, dir);
-			cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
-			snprintf(cmd, sizeof cmd, "verify --file %s/conv.c", dir);
-			run_convgen(r, NULL, NULL, cmd);
-			cr_expect_eq(r->status, 0, "convgen verify %s: exit %d\n%s%s", all, r->status, r->out, r->err);
-		}
+	for (d = 0; d < 2; d++) {
+		snprintf(all, sizeof all, "%s --dtype %s --target %s", opts, dtypes[d], target);
+		cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
+		snprintf(cmd, sizeof cmd, "gcc " STRICT " -O2 -c %s/conv.c -o %s/conv.o", dir, dir);
+		cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
+		snprintf(cmd, sizeof cmd, "verify --file %s/conv.c", dir);
+		run_convgen(r, NULL, NULL, cmd);
+		cr_expect_eq(r->status, 0, "convgen verify %s: exit %d\n%s%s", all, r->status, r->out, r->err);
 	}
 	free(r);
 	remove_dir(dir);
@@ -112,5 +108,10 @@ static void check_targets(const char *opts)
 #define LAYER(id, opts) \
 	Test(layer_float, id) { check_layer(opts, "float"); } \
 	Test(layer_double, id) { check_layer(opts, "double"); } \
-	Test(layer_targets, id, .timeout = 300) { check_targets(opts); }
+	Test(target_x86_64_v3, id, .timeout = 600) { check_target(opts, "x86-64-v3"); } \
+	Test(target_x86_64_v4, id, .timeout = 600) { check_target(opts, "x86-64-v4"); } \
+	Test(target_aarch64, id, .timeout = 600) { check_target(opts, "aarch64"); } \
+	Test(target_cortex_m4, id, .timeout = 600) { check_target(opts, "cortex-m4"); } \
+	Test(target_cortex_m7, id, .timeout = 600) { check_target(opts, "cortex-m7"); } \
+	Test(target_generic, id, .timeout = 600) { check_target(opts, "generic"); }
 #include "layers.inc"
