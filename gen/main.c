@@ -74,16 +74,6 @@ static const char help_text[] =
 "Exit status: 0 success, 1 failure (I/O, compiler, a failed check), 2 bad usage\n"
 "or a layer that makes no sense.\n";
 
-static void remove_tree(const char *dir, const char *name)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s.h", dir, name);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/%s.c", dir, name);
-	unlink(path);
-	rmdir(dir);
-}
-
 /* verify LAYER: generate into a private directory, then check exactly what
 ** 'verify --file' checks, so the file proven is the file a user would ship. */
 static int verify_layer(const struct cg_layer *l, const struct vf_options *o, char *msg, size_t msg_len)
@@ -101,7 +91,7 @@ static int verify_layer(const struct cg_layer *l, const struct vf_options *o, ch
 		snprintf(file, sizeof file, "%s/%s.c", dir, l->name);
 		status = vf_verify_file(file, o, stdout, msg, msg_len);
 	}
-	remove_tree(dir, l->name);
+	cg_remove_generated(dir, l->name);
 	return status;
 }
 

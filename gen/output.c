@@ -154,3 +154,13 @@ int cg_generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg
 	free(c.data);
 	return status;
 }
+
+void cg_remove_generated(const char *dir, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s.h", dir, name);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/%s.c", dir, name);
+	unlink(path);
+	rmdir(dir);
+}

@@ -22,4 +22,8 @@ int cg_write_files(const char *dir, const struct cg_file *files, int n_files,
 struct cg_layer;
 int cg_generate(const struct cg_layer *l, const char *dir, char *msg, size_t msg_len);
 
+/* Remove DIR/NAME.h, DIR/NAME.c and then DIR itself if empty: a private
+** directory that cg_generate filled.  Errors are ignored (best effort). */
+void cg_remove_generated(const char *dir, const char *name);
+
 #endif

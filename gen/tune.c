@@ -230,16 +230,13 @@ static int build_candidate(const struct cg_layer *l, const char *dir, const char
 	return vf_compile(cc, src, so, msg, msg_len);
 }
 
+/* Remove what build_candidate made in 'dir'. */
 static void remove_candidate(const char *dir, const char *name)
 {
 	char path[4300];
-	snprintf(path, sizeof path, "%s/%s.h", dir, name);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/%s.c", dir, name);
-	unlink(path);
 	snprintf(path, sizeof path, "%s/k.so", dir);
 	unlink(path);
-	rmdir(dir);
+	cg_remove_generated(dir, name);
 }
 
 /* The CPU's model name, for the record: the first "model name" of /proc/cpuinfo. */
