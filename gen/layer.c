@@ -298,7 +298,8 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE, O_N };
+       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
+       O_NO_MEMORY, O_EXEC, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
@@ -308,6 +309,7 @@ static const struct { const char *flag; unsigned allow; int takes_value; } optio
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
 	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
+	{"--no-memory", CG_ALLOW_VERIFY, 0}, {"--exec", CG_ALLOW_VERIFY, 1},
 };
 
 static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra *x,
@@ -353,6 +355,12 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 	case O_EXHAUSTIVE: x->exhaustive = 1; return CG_EXIT_OK;
 	case O_JSON:       x->json = 1; return CG_EXIT_OK;
 	case O_SANITIZE:   x->sanitize = 1; return CG_EXIT_OK;
+	case O_NO_MEMORY:  x->no_memory = 1; return CG_EXIT_OK;
+	case O_EXEC:
+		if (v[strspn(v, " \t")] == '\0')
+			return fail(msg, msg_len, "--exec '%s': expected an emulator command", v);
+		x->exec = v;
+		return CG_EXIT_OK;
 	case O_SEED: {
 		char *end;
 		unsigned long s;

@@ -69,6 +69,8 @@ struct cg_extra {
 	int exhaustive;          /* --exhaustive */
 	int json;                /* --json */
 	int sanitize;            /* --sanitize */
+	int no_memory;           /* --no-memory */
+	const char *exec;        /* --exec CMD, or NULL */
 	int has_seed;            /* --seed given */
 	unsigned long seed;      /* --seed N */
 	int n_layer_options;     /* how many LAYER options were given */

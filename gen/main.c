@@ -138,6 +138,16 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		memset(&vo, 0, sizeof vo);
 		vo.exhaustive = extra.exhaustive;
 		vo.sanitize = extra.sanitize;
+		vo.no_memory = extra.no_memory;
+		if (extra.sanitize && extra.no_memory) {
+			snprintf(msg, msg_len, "--sanitize: strengthens the memory check that --no-memory leaves out; give one");
+			return CG_EXIT_USAGE;
+		}
+		vo.exec = extra.exec;
+		if (!vo.exec) {
+			const char *e = getenv("CONVGEN_EXEC");
+			vo.exec = e && e[strspn(e, " \t")] ? e : NULL;
+		}
 		vo.seed = extra.seed;
 		vo.cc = cc && *cc ? cc : "cc";
 		vo.json = extra.json;

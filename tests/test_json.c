@@ -67,10 +67,13 @@ static json_t *find_check(json_t *root, const char *op, const char *check)
 Test(json, proves_a_passing_layer_with_every_op_and_check)
 {
 	static const char *const want[][2] = {
-		{ "forward", "reference" }, { "forward", "rounding" },
+		{ "forward", "reference" }, { "forward", "rounding" }, { "forward", "memory" },
 		{ "grad_weight", "reference" }, { "grad_weight", "finite-diff" }, { "grad_weight", "rounding" },
+		{ "grad_weight", "memory" },
 		{ "grad_input", "reference" }, { "grad_input", "finite-diff" }, { "grad_input", "rounding" },
+		{ "grad_input", "memory" },
 		{ "grad_bias", "reference" }, { "grad_bias", "finite-diff" }, { "grad_bias", "rounding" },
+		{ "grad_bias", "memory" },
 	};
 	struct run *r = malloc(sizeof *r);
 	json_t *root = verify_json(r, "verify --input 5x5 --kernel 3x3 --target cortex-m7 --name conv1 --json", 0);
@@ -91,6 +94,10 @@ Test(json, proves_a_passing_layer_with_every_op_and_check)
 	cr_expect_eq(num(layer, "kernel_w"), 3);
 	cr_expect_eq(num(layer, "output_h"), 3);
 	cr_expect_eq(json_array_size(json_object_get(layer, "ops")), 4);
+	/* The complete proof: nothing left out, and how the code was built. */
+	cr_expect_eq(json_array_size(json_object_get(root, "left_out")), 0);
+	cr_expect(json_is_null(json_object_get(json_object_get(root, "build"), "exec")));
+	cr_expect(strncmp(str(json_object_get(root, "build"), "memory"), "ASan -O0", 8) == 0, "%s", r->out);
 	cr_expect(strncmp(str(layer, "command"), "convgen generate --input 5x5 --kernel 3x3 ", 42) == 0,
 	          "%s", str(layer, "command"));
 	cr_assert_eq(json_array_size(checks), sizeof want / sizeof want[0], "%s", r->out);
@@ -270,7 +277,7 @@ Test(progress, shows_on_a_terminal_and_keeps_stdout_clean)
 	json_decref(root);
 	if (dt < 1.3)
 		cr_skip_test("the run took %.2f s: too fast to need a progress line", dt);
-	cr_expect(strstr(tty, "\r[verify] 2/3 grad_weight finite-diff ") != NULL, "terminal got:\n%s", tty);
+	cr_expect(strstr(tty, "\r[verify] 2/4 grad_weight finite-diff ") != NULL, "terminal got:\n%s", tty);
 	/* The line is erased at the end: the last bytes blank it and return the cursor. */
 	cr_expect(used > 0 && tty[used - 1] == '\r', "the progress line is left on the screen");
 }

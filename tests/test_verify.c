@@ -76,11 +76,57 @@ Test(verify, a_compiler_warning_of_undefined_behaviour_fails_the_proof)
 	free(r);
 }
 
-/* With that warning off, the checks still see nothing wrong; --sanitize does. */
+/* With that warning off, the numbers are right: the default run's memory
+** check sees the read (ASan's redzones surround the kernel's locals too), and
+** so does the stronger --sanitize. */
+Test(verify, the_default_run_catches_a_read_past_a_stack_array)
+{
+	setenv("CFLAGS", "-Wno-aggressive-loop-optimizations", 1);
+	expect_rejected("stack_overrun", "grad_bias", "memory");
+}
+
 Test(verify, sanitize_catches_a_read_past_a_stack_array)
 {
 	setenv("CFLAGS", "-Wno-aggressive-loop-optimizations", 1);
 	expect_rejected_with("stack_overrun", "--sanitize", "grad_bias", "memory");
+}
+
+/* A write one element before a local array: gcc warns of it, and without the
+** warning only the memory check sees it. */
+Test(verify, a_warning_of_a_write_before_a_stack_array_fails_the_proof)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/stack_underrun/stack_underrun.c", SOURCE_DIR);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "the C compiler warns of undefined behaviour, so it is not proven") != NULL &&
+	          strstr(r->err, "[-Wstringop-overflow") != NULL, "%s", r->err);
+	cr_expect(strstr(r->out, "proved") == NULL, "%s", r->out);
+	free(r);
+}
+
+Test(verify, the_default_run_catches_a_write_before_a_stack_array)
+{
+	setenv("CFLAGS", "-Wno-stringop-overflow -Wno-array-bounds", 1);
+	expect_rejected("stack_underrun", "grad_bias", "memory");
+}
+
+/* --no-memory is a partial run: it misses that write, and says what it left out. */
+Test(verify, no_memory_is_a_partial_run_that_says_so)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+	setenv("CFLAGS", "-Wno-stringop-overflow -Wno-array-bounds", 1);
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/stack_underrun/stack_underrun.c --no-memory",
+	         SOURCE_DIR);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "partial run (--no-memory): the memory check is left out") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "proved: 1 ops, 3 checks hold (seed 1); partial: no memory check (--no-memory)")
+	          != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "grad_bias    memory") == NULL, "%s", r->out);
+	free(r);
 }
 
 Test(verify, sanitize_proves_a_correct_general_layer)

@@ -80,6 +80,20 @@ static json_t *layer_object(const struct cg_layer *l, const char *command, int *
 	return o;
 }
 
+/* How the code under test was built and where it ran: these keys (and only
+** these) depend on the machine. */
+static json_t *build_object(const struct vf_ctx *x, int *bad)
+{
+	json_t *o = json_object();
+
+	put(o, "cc", text(x->cc), bad);
+	put(o, "compiler", x->cc_version[0] ? text(x->cc_version) : json_null(), bad);
+	put(o, "cflags", text(x->cflags), bad);
+	put(o, "exec", x->exec ? text(x->exec) : json_null(), bad);
+	put(o, "memory", x->memory ? text(vf_memcheck_mode(x)) : json_null(), bad);
+	return o;
+}
+
 /* "n=0,c=2,y=4,x=1" (vf_coord's form) as {"n": 0, "c": 2, "y": 4, "x": 1}. */
 static json_t *coordinate(const char *where, int *bad)
 {
@@ -170,7 +184,7 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const char *command,
                    const struct vf_result *r, int n_results, int n_ops)
 {
-	json_t *root = json_object(), *checks = json_array();
+	json_t *root = json_object(), *checks = json_array(), *left_out;
 	char *doc;
 	int i, n_failed = 0, bad = 0;
 
@@ -182,9 +196,14 @@ int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const ch
 	put(root, "convgen_version", json_string(CG_VERSION), &bad);
 	put(root, "file", path ? text(path) : json_null(), &bad);
 	put(root, "layer", layer_object(&x->l, command, &bad), &bad);
+	put(root, "build", build_object(x, &bad), &bad);
 	put(root, "seed", seed_value(x->seed), &bad);
 	put(root, "exhaustive", json_boolean(x->exhaustive), &bad);
 	put(root, "proved", json_boolean(n_failed == 0), &bad);
+	left_out = json_array();
+	if (!x->memory && json_array_append_new(left_out, json_string("memory")) != 0)
+		bad = 1;
+	put(root, "left_out", left_out, &bad);
 	put(root, "n_ops", json_integer(n_ops), &bad);
 	put(root, "n_checks", json_integer(n_results), &bad);
 	put(root, "n_failed", json_integer(n_failed), &bad);

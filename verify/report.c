@@ -5,10 +5,16 @@
 
 const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding", "memory" };
 
-void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts)
+void vf_report_header(FILE *out, const struct vf_ctx *x, const char *layer_opts)
 {
-	fprintf(out, "verify %s.c: %s (%s)\n", l->name, layer_opts,
-	        l->dtype == CG_FLOAT ? "float" : "double");
+	fprintf(out, "verify %s.c: %s (%s)\n", x->l.name, layer_opts,
+	        x->l.dtype == CG_FLOAT ? "float" : "double");
+	fprintf(out, "built by '%s' (%s) with CFLAGS '%s', run %s%s%s\n", x->cc,
+	        x->cc_version[0] ? x->cc_version : "version not known", x->cflags,
+	        x->exec ? "under '" : "on this machine", x->exec ? x->exec : "", x->exec ? "'" : "");
+	if (!x->memory)
+		fprintf(out, "partial run (--no-memory): the memory check is left out, so an access outside "
+		        "the kernel's own arrays may go unseen\n");
 }
 
 static const char *plural(long long n)
@@ -35,8 +41,8 @@ static void claim(const struct vf_result *r, FILE *out)
 			        n, plural(n), r->magnitude_exp);
 		break;
 	case VF_MEMORY:
-		fprintf(out, "no out-of-bounds access or undefined behaviour under ASan+UBSan "
-		        "(heap arrays of exactly the NAME_*_SIZE elements)");
+		fprintf(out, "no access outside any array, the kernel's locals included (heap arrays of "
+		        "exactly NAME_*_SIZE elements; %s)", r->detail);
 		break;
 	default:
 		fprintf(out, "%lld output%s within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "
@@ -58,14 +64,15 @@ void vf_report_result(FILE *out, const struct vf_result *r)
 }
 
 void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
-                       unsigned long seed)
+                       unsigned long seed, int partial)
 {
 	int i, n_failed = 0;
 
 	for (i = 0; i < n_results; i++)
 		n_failed += !r[i].passed;
 	if (n_failed == 0)
-		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)\n", n_ops, n_results, seed);
+		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)%s\n", n_ops, n_results, seed,
+		        partial ? "; partial: no memory check (--no-memory)" : "");
 	else
 		fprintf(out, "FAILED: %d of %d checks (seed %lu)\n", n_failed, n_results, seed);
 	fflush(out);

@@ -17,6 +17,7 @@
 #include "vf.h"
 
 #define VF_TIMEOUT 60          /* seconds a call may take: generous for naive loops on 2^31 outputs */
+#define VF_EXEC_TIMEOUT 600    /* under an emulator, code runs 10 to 100 times slower */
 #define VF_STACK_POISON (256 * 1024)   /* generated functions use < 64 KiB of stack */
 #define CANARY 0xcb            /* a byte pattern no float or double output is likely to end in */
 
@@ -245,6 +246,8 @@ int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
 {
 	struct vf_buf *none[3] = { NULL, NULL, NULL };
 
+	if (x->exec)
+		return vf_prog_run(x, &x->target, -1, none, NULL, VF_EXEC_TIMEOUT, why, why_len);
 	return run_child(x, -1, none, NULL, why, why_len);
 }
 
@@ -253,6 +256,8 @@ int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], st
 {
 	int rc;
 
+	if (x->exec)   /* the driver program guards the arrays on the target */
+		return vf_prog_run(x, &x->target, (int)op, in, out, VF_EXEC_TIMEOUT, why, why_len);
 	memset(out->canary, CANARY, out->canary_len);
 	if ((rc = run_child(x, (int)op, in, out, why, why_len)) != 0)
 		return rc;

@@ -5,17 +5,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include "vf.h"
 
 #define MAX_RESULTS (CG_N_OPS * VF_N_CHECKS)
 
-/* Which checks an op gets: forward has no gradient to difference, and the
-** memory check runs only when asked for (it builds the file a second time). */
+/* Which checks an op gets: forward has no gradient to difference, and
+** --no-memory leaves the memory check out. */
 static int has_check(const struct vf_ctx *x, enum cg_op op, enum vf_check c)
 {
 	if (c == VF_MEMORY)
-		return x->sanitize;
+		return x->memory;
 	return !(op == CG_FORWARD && c == VF_FDIFF);
 }
 
@@ -32,7 +33,11 @@ static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_op
 	x->exhaustive = o ? o->exhaustive : 0;
 	x->seed = o ? o->seed : 1;
 	x->sanitize = o ? o->sanitize : 0;
+	x->memory = !(o && o->no_memory);
 	x->cc = o && o->cc && *o->cc ? o->cc : "cc";
+	x->cflags = getenv("CFLAGS") ? getenv("CFLAGS") : "";
+	x->exec = o && o->exec && *o->exec ? o->exec : NULL;
+	x->target.exec = x->exec;
 	x->size[VF_I] = cg_input_size(l);
 	x->size[VF_W] = cg_weight_size(l);
 	x->size[VF_B] = cg_bias_size(l);
@@ -90,7 +95,7 @@ static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *
 	}
 	vf_progress_clear();
 	if (!json)
-		vf_report_summary(out, res, n, n_ops, x->seed);
+		vf_report_summary(out, res, n, n_ops, x->seed, !x->memory);
 	else if (vf_report_json(out, x, o->private_file ? NULL : path, command, res, n, n_ops) != 0) {
 		snprintf(msg, msg_len, "%s: cannot build the JSON report: out of memory", path);
 		return CG_EXIT_FAIL;
@@ -101,11 +106,60 @@ static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *
 	return CG_EXIT_OK;
 }
 
+/* This machine's architecture, as the first word of a target triple. */
+static void host_arch(char *buf, size_t len)
+{
+	static struct utsname u;
+	if (uname(&u) != 0)
+		u.machine[0] = '\0';
+	snprintf(buf, len, "%.60s", u.machine);
+}
+
+/* An emulator command that runs what a compiler for 'machine' builds. */
+static const char *exec_example(const char *machine)
+{
+	if (strstr(machine, "none"))
+		return "qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -semihosting -kernel";
+	if (strncmp(machine, "aarch64", 7) == 0)
+		return "qemu-aarch64 -L /usr/aarch64-linux-gnu";
+	if (strncmp(machine, "arm", 3) == 0)
+		return "qemu-arm -L /usr/arm-linux-gnueabihf";
+	return "qemu-ARCH -L /usr/TRIPLE";
+}
+
+/* Compile the file: into a shared object for this machine, or with --exec
+** into the driver program for the target. */
+static int build(struct vf_ctx *x, const char *path, const char *dir, const char *machine,
+                 char *msg, size_t msg_len)
+{
+	char arch[64];
+	size_t k = strcspn(machine, "-");
+
+	if (!x->exec) {
+		host_arch(arch, sizeof arch);
+		if (machine[0] && (strlen(arch) != k || strncmp(machine, arch, k) != 0)) {
+			snprintf(msg, msg_len, "%s: '%s' builds for %s, not for this machine (%s): give --exec "
+			         "with an emulator for it, e.g. --exec '%s'", path, x->cc, machine, arch,
+			         exec_example(machine));
+			return CG_EXIT_FAIL;
+		}
+		return vf_compile(x->cc, path, x->so_path, msg, msg_len);
+	}
+	snprintf(x->target.dir, sizeof x->target.dir, "%s/target", dir);
+	if (vf_prog_build_start(&x->target, x, path, x->cc, x->cflags,
+	                        "exec $CVG_CC -std=c99 -O2 $CVG_CFLAGS \"$@\"", strstr(machine, "none") != NULL) != 0 ||
+	    vf_prog_build_finish(&x->target, path, 1) != 0) {
+		snprintf(msg, msg_len, "%s", x->target.why);
+		return CG_EXIT_FAIL;
+	}
+	return CG_EXIT_OK;
+}
+
 int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char *msg, size_t msg_len)
 {
 	struct cg_layer l;
 	struct vf_ctx x;
-	char opts[1024], command[4200], dir[4096], so[4200], why[512];
+	char opts[1024], command[4200], dir[4096], so[4200], why[700], machine[128];
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
@@ -121,19 +175,23 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	}
 	snprintf(so, sizeof so, "%s/kernel.so", dir);
 	setup(&x, &l, o, so);
-	rc = vf_compile(o ? o->cc : NULL, path, so, msg, msg_len);
+	vf_cc_describe(x.cc, x.cc_version, sizeof x.cc_version, machine, sizeof machine);
+	if (x.memory)
+		vf_memcheck_start(&x, path, dir);
+	rc = build(&x, path, dir, machine, msg, msg_len);
 	if (rc == CG_EXIT_OK && vf_probe(&x, why, sizeof why) != 0) {
 		snprintf(msg, msg_len, "%s: %s", path, why);
 		rc = CG_EXIT_FAIL;
 	}
-	if (rc == CG_EXIT_OK && x.sanitize)
-		vf_memcheck_build(&x, path, dir);   /* a failure is reported by the memory check */
+	if (x.memory && x.mem.building)
+		vf_prog_build_finish(&x.mem, path, 0);   /* a failure is reported by the memory check */
 	if (rc == CG_EXIT_OK) {
 		if (!(o && o->json))
-			vf_report_header(out, &l, opts);
+			vf_report_header(out, &x, opts);
 		rc = run_checks(&x, o, out, path, command, msg, msg_len);
 	}
-	vf_memcheck_clean(&x);
+	vf_prog_clean(&x.mem);
+	vf_prog_clean(&x.target);
 	unlink(so);
 	rmdir(dir);
 	return rc;

@@ -9,7 +9,9 @@
 
 struct vf_options {
 	int exhaustive;          /* force per-coordinate finite differences */
-	int sanitize;            /* add the memory check: the file under ASan+UBSan */
+	int sanitize;            /* the memory check under UBSan too (-O1 -g), not ASan alone (-O0) */
+	int no_memory;           /* leave the memory check out (the report says so) */
+	const char *exec;        /* emulator command: build a driver program with cc and run it through this */
 	unsigned long seed;      /* PRNG seed for all random inputs; default chosen by caller (1) */
 	const char *cc;          /* C compiler command, e.g. getenv("CC") or "cc"; may contain spaces ("ccache gcc") */
 	int json;                /* print a JSON report (verify/json.c) instead of the text report */

@@ -18,21 +18,45 @@ __extension__ typedef unsigned __int128 vf_u128;
 /* The four tensors of docs/math.md; a gradient has its tensor's shape. */
 enum vf_tensor { VF_I, VF_W, VF_B, VF_Y, VF_N_TENSORS };
 
+struct vf_buf;
+
+/* A compile running in the background (kernel.c). */
+struct vf_cc_job {
+	int pid;                      /* -1 when none */
+	const char *cc;
+	char log[4200];               /* what the compiler printed */
+};
+
+/* The file under test built into verify/target/driver.c's program, in its
+** own directory (program.c). */
+struct vf_prog {
+	char dir[4200];               /* the working directory: call.in, call.out */
+	char path[4300], in[4300], out[4300], log[4300];
+	const char *exec;             /* emulator command, or NULL to run it here */
+	struct vf_cc_job job;
+	int building, built;
+	char why[400];                /* why it could not be built */
+};
+
 /* The layer under test and how to reach its compiled code. */
 struct vf_ctx {
 	struct cg_layer l;
-	const char *so_path;          /* the compiled NAME.c */
+	const char *so_path;          /* the compiled NAME.c (no --exec) */
 	int exhaustive;               /* --exhaustive */
 	unsigned long seed;
 	size_t size[VF_N_TENSORS];    /* element counts */
 	int p;                        /* significand bits of T: 24 or 53, u = 2^-p */
 	size_t elem;                  /* sizeof(T) */
-	int sanitize;                 /* --sanitize: add the memory check */
+	int memory;                   /* run the memory check (no --no-memory) */
+	int sanitize;                 /* --sanitize: the memory check under UBSan too */
 	const char *cc;               /* the C compiler command */
-	int memcheck_built;           /* the sanitized driver exists */
-	char memcheck_exe[4200], memcheck_log[4200], memcheck_why[300];
+	const char *cflags;           /* $CFLAGS, or "" */
+	char cc_version[200];         /* the first line of '$CC --version' */
+	const char *exec;             /* --exec: the emulator command, or NULL */
+	struct vf_prog target;        /* --exec: the program the checks run */
+	struct vf_prog mem;           /* the memory check's program, under ASan */
+	const char *mem_cc;           /* the compiler it is built with */
 };
-
 /* ---- results (report.c prints them; a JSON printer will read the same) */
 enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_MEMORY, VF_N_CHECKS };
 extern const char *const vf_check_names[VF_N_CHECKS];
@@ -61,10 +85,11 @@ struct vf_result {
 	char computed[64];      /* the value the code under test returned (<g',v>) */
 };
 
-void vf_report_header(FILE *out, const struct cg_layer *l, const char *layer_opts);
+struct vf_ctx;
+void vf_report_header(FILE *out, const struct vf_ctx *x, const char *layer_opts);
 void vf_report_result(FILE *out, const struct vf_result *r);
 void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
-                       unsigned long seed);
+                       unsigned long seed, int partial);
 
 /* ---- json.c: the same results as one JSON document ('verify --json').
 ** 'path' is the file checked as given, or NULL for verify LAYER's private
@@ -85,18 +110,39 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 
-/* ---- memcheck.c: 'verify --sanitize' builds 'src' with a driver under
-** ASan+UBSan in 'dir' (once; -1 with x->memcheck_why set when it cannot) */
-int vf_memcheck_build(struct vf_ctx *x, const char *src, const char *dir);
-void vf_memcheck_clean(const struct vf_ctx *x);
+/* ---- memcheck.c: the memory check's build of 'src' under ASan, in the
+** background from the start of the run (the check waits for it) */
+void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
+const char *vf_memcheck_mode(const struct vf_ctx *x);   /* "ASan -O0, cc", for the reports */
+
+/* ---- program.c: the driver program and one call through it */
+#define VF_NOT_STARTED (-3)
+int vf_prog_build_start(struct vf_prog *p, const struct vf_ctx *x, const char *src, const char *cc,
+                        const char *cflags, const char *shell_text, int bare_metal);
+/* Wait for the build; 'relay' copies the compiler's output to stderr and
+** fails on a warning of undefined behaviour.  -1 with p->why set. */
+int vf_prog_build_finish(struct vf_prog *p, const char *src, int relay);
+/* Like vf_run, through the program; op < 0 only starts it and asks which
+** functions the file defines.  'limit' is in seconds. */
+int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct vf_buf *const in[3],
+                struct vf_buf *out, int limit, char *why, size_t why_len);
+void vf_prog_clean(struct vf_prog *p);
 
 /* ---- header.c: the layer a generated file was made for, the options that
 ** describe it in the report, and the whole 'convgen generate ...' command */
 int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
                    char *command, size_t command_len, char *msg, size_t msg_len);
 
-/* ---- kernel.c: compiling the file under test */
+/* ---- kernel.c: compiling the file under test.  vf_cc_start runs
+** 'sh -c shell_text sh args...' in the background with CVG_CC and CVG_CFLAGS
+** set and its output to 'log'; vf_cc_finish waits ('relay': copy the log to
+** stderr and fail on a warning of undefined behaviour). */
+int vf_cc_start(struct vf_cc_job *j, const char *cc, const char *cflags, const char *shell_text,
+                char *const args[], const char *log);
+int vf_cc_finish(struct vf_cc_job *j, const char *src, int relay, char *msg, size_t msg_len);
 int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len);
+/* '$CC --version''s first line and '$CC -dumpmachine' ("" when not known). */
+void vf_cc_describe(const char *cc, char *version, size_t version_len, char *machine, size_t machine_len);
 
 /* ---- run.c: guarded buffers and running one op in a child process */
 struct vf_buf {
