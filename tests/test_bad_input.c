@@ -236,6 +236,15 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(tune_with_file,           2, "--file: unknown option", ONE_LINE, NULL, "tune --file ../in/good.c") \
 	X(tune_bad_layer,           2, "--kernel 9x9: larger than the padded input", ONE_LINE, NULL, "tune --input 5x5 --kernel 9x9") \
 	X(tune_record_dir_missing,  1, "/dev/null/no: cannot create directory", ONE_LINE, NULL, "tune --input 3x3 --kernel 2x2 --target generic --ops grad_bias -o /dev/null/no/such/rec") \
+	/* --exec, --no-memory, --sanitize */ \
+	X(exec_missing_value,       2, "--exec: missing value", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --exec") \
+	X(exec_given_twice,         2, "--exec: given twice", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --exec qemu-aarch64 --exec qemu-arm") \
+	X(exec_on_generate,         2, "--exec",             ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --exec qemu-aarch64 -o .") \
+	X(exec_on_tune,             2, "--exec",             ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --exec qemu-aarch64") \
+	X(exec_not_found,           1, "the emulator command 'no-such-emulator' cannot be run (exit status 127)", ONE_LINE, NULL, "verify --input 3x3 --kernel 2x2 --ops grad_bias --exec no-such-emulator") \
+	X(no_memory_with_sanitize,  2, "--sanitize: strengthens the memory check that --no-memory leaves out", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --sanitize --no-memory") \
+	X(no_memory_on_generate,    2, "--no-memory",        ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --no-memory -o .") \
+	X(no_memory_given_twice,    2, "--no-memory: given twice", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --no-memory --no-memory") \
 	/* unknown options and stray words */ \
 	X(unknown_equals_form,      2, "--input=5x5",        ONE_LINE, NULL, "generate --input=5x5 --kernel 3x3 -o .") \
 	X(unknown_short_option,     2, "-x",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -x -o .") \

@@ -146,3 +146,34 @@ Test(exec_rejects_aarch64, stack_overrun)
 	                         "stack-buffer-overflow") != NULL, "%s", r->out);
 	free(r);
 }
+
+/* Without --exec, a compiler for another machine is refused with the fix. */
+Test(exec_errors, a_cross_compiler_without_exec_says_to_use_it)
+{
+	struct run *r = malloc(sizeof *r);
+	need_tools(&aarch64);
+	unsetenv("CONVGEN_EXEC");
+	run_convgen(r, NULL, aarch64.cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias");
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "'aarch64-linux-gnu-gcc' builds for aarch64-linux-gnu, not for this machine") != NULL &&
+	          strstr(r->err, "give --exec with an emulator for it, e.g. --exec 'qemu-aarch64 -L "
+	                         "/usr/aarch64-linux-gnu'") != NULL, "%s", r->err);
+	cr_expect_str_eq(r->out, "", "no report for a file that was not built");
+	free(r);
+}
+
+/* The JSON report names the compiler, its flags and the emulator. */
+Test(exec_errors, the_json_report_names_the_target_build)
+{
+	struct run *r = malloc(sizeof *r);
+	need_tools(&aarch64);
+	setenv("CFLAGS", "-O1", 1);
+	setenv("CONVGEN_EXEC", aarch64.exec, 1);
+	run_convgen(r, NULL, aarch64.cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias --json");
+	cr_expect_eq(r->status, 0, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "\"build\": {\n    \"cc\": \"aarch64-linux-gnu-gcc\",\n    \"compiler\": "
+	                         "\"aarch64-linux-gnu-gcc ") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "\"cflags\": \"-O1\",\n    \"exec\": \"qemu-aarch64 -L /usr/aarch64-linux-gnu\"")
+	          != NULL, "%s", r->out);
+	free(r);
+}
