@@ -177,3 +177,17 @@ Test(exec_errors, the_json_report_names_the_target_build)
 	          != NULL, "%s", r->out);
 	free(r);
 }
+
+/* An image for the wrong board never starts: said at once, no hang. */
+Test(exec_errors, an_image_that_does_not_start_is_named, .timeout = 120)
+{
+	struct run *r = malloc(sizeof *r);
+	need_tools(&cortex_m4);
+	setenv("CFLAGS", cortex_m4.arch, 1);
+	setenv("CONVGEN_EXEC", "qemu-system-arm -M mps2-an505 -cpu cortex-m33 -nographic -semihosting -kernel", 1);
+	run_convgen(r, NULL, cortex_m4.cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias --target cortex-m4");
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "the program did not start under 'qemu-system-arm -M mps2-an505") != NULL, "%s",
+	          r->err);
+	free(r);
+}

@@ -279,6 +279,10 @@ static void explain(const struct vf_prog *p, int st, char *why, size_t why_len)
 	         file_size(p->out) <= 0)
 		snprintf(why, why_len, "the emulator command '%s' cannot be run (exit status %d)%s%s", p->exec,
 		         WEXITSTATUS(st), said[0] ? ": " : "", said);
+	else if (file_size(p->out) <= 0)
+		snprintf(why, why_len, "the program did not start under '%s' (%s %d)%s%s", how,
+		         WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+		         said[0] ? ": " : "", said);
 	else if (WIFSIGNALED(st))
 		snprintf(why, why_len, "crashed with signal %d (%s)%s%s", WTERMSIG(st), strsignal(WTERMSIG(st)),
 		         said[0] ? ": " : "", said);
