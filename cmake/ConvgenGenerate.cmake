@@ -20,6 +20,26 @@
 # ASan+UBSan: a second compile, a few seconds more).  Like any add_test(), it
 # needs enable_testing() or include(CTest) in the top-level CMakeLists.txt.
 #
+# Cross builds: VERIFY proves the file on the target.  When
+# CMAKE_CROSSCOMPILING_EMULATOR is set (a list, e.g. 'qemu-aarch64;-L;/usr/
+# aarch64-linux-gnu', usually from the toolchain file), the test passes it to
+# convgen as one '--exec' string, its words joined by spaces (a word with
+# characters special to /bin/sh is single-quoted), so the checks' programs are
+# built by the cross compiler and run under the emulator; the report says
+# "run under '<emulator>'".  convgen itself always runs on the build machine:
+# the test names it by $<TARGET_FILE:...>, not as a target, so CMake does not
+# put the emulator in front of it (it would, for any executable target, even
+# an imported one).  Without an emulator, a cross compiler's VERIFY test fails
+# with convgen's message asking for --exec.
+#
+# A cross build needs convgen installed for the build machine and found with
+# find_package(): the toolchain file must let find_package() look outside the
+# sysroot (CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH or NEVER), or give
+# convgen_DIR.  A vendored convgen (add_subdirectory()) would be built by the
+# cross compiler and could not run here: convgen_generate() stops with a
+# FATAL_ERROR when CMAKE_CROSSCOMPILING is true and convgen::convgen is not an
+# imported target.
+#
 # Call it in the directory that defines <target>: the generated files are the
 # outputs of a custom command, and those are visible in that directory only.
 include_guard(GLOBAL)
@@ -38,6 +58,14 @@ function(convgen_generate)
   if(NOT TARGET convgen::convgen)
     message(FATAL_ERROR "convgen_generate: no target convgen::convgen: "
                         "use find_package(convgen CONFIG REQUIRED) or add_subdirectory() of convgen first")
+  endif()
+  get_target_property(convgen_imported convgen::convgen IMPORTED)
+  if(CMAKE_CROSSCOMPILING AND NOT convgen_imported)
+    message(FATAL_ERROR "convgen_generate: this is a cross build (CMAKE_SYSTEM_NAME ${CMAKE_SYSTEM_NAME}, "
+                        "${CMAKE_SYSTEM_PROCESSOR}), and convgen::convgen is built here by the cross compiler "
+                        "(add_subdirectory()), so it cannot run on this machine: install convgen for the "
+                        "build machine and use find_package(convgen CONFIG REQUIRED) instead (let the "
+                        "toolchain file search packages outside the sysroot, or pass -Dconvgen_DIR=...)")
   endif()
   if(NOT arg_NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
     message(FATAL_ERROR "convgen_generate: NAME '${arg_NAME}' is not a C identifier")
@@ -93,7 +121,26 @@ function(convgen_generate)
     if(arg_SANITIZE)
       set(sanitize --sanitize)
     endif()
-    add_test(NAME ${test} COMMAND convgen::convgen verify --file ${source} ${sanitize})
+    # On the target, through the emulator: one --exec string, split into
+    # words again by /bin/sh, so a word that sh would change is quoted.
+    set(exec "")
+    if(CMAKE_CROSSCOMPILING_EMULATOR)
+      set(words "")
+      foreach(word IN LISTS CMAKE_CROSSCOMPILING_EMULATOR)
+        if(word STREQUAL "" OR NOT word MATCHES "^[A-Za-z0-9_@%+=:,./-]+$")
+          string(REPLACE "'" "'\\''" word "${word}")
+          set(word "'${word}'")
+        endif()
+        list(APPEND words "${word}")
+      endforeach()
+      list(JOIN words " " words)
+      set(exec --exec "${words}")
+    endif()
+    # $<TARGET_FILE:>, not the target's name: CMake would run a named
+    # executable target (even an imported one) under the emulator, and
+    # convgen is a program for this machine.
+    add_test(NAME ${test}
+             COMMAND $<TARGET_FILE:convgen::convgen> verify --file ${source} ${sanitize} ${exec})
     # Prove the file as this project compiles it: its compiler and its C
     # flags for the build type (target-specific options are not seen here).
     set(cflags "${CMAKE_C_FLAGS}")

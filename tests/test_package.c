@@ -1,7 +1,10 @@
 /* test_package.c: convgen as a CMake package, as downstream projects use it:
 ** installed (cmake --install, then find_package) and vendored
 ** (add_subdirectory), with convgen_generate() generating at build time,
-** regenerating exactly when it should, and VERIFY tests that pass.
+** regenerating exactly when it should, and VERIFY tests that pass -- also in
+** a cross build for aarch64 (tests/toolchains/), where the test proves the file
+** under the toolchain's CMAKE_CROSSCOMPILING_EMULATOR (qemu-aarch64) while
+** convgen runs here, and a vendored convgen is refused.
 **
 ** Each test configures and builds a small project with Ninja in a scratch
 ** directory: a few seconds each. */
@@ -16,6 +19,8 @@
 #include "support.h"
 
 #define DOWNSTREAM SOURCE_DIR "/examples/downstream"
+#define AARCH64_TOOLCHAIN SOURCE_DIR "/tests/toolchains/aarch64-linux-gnu.cmake"
+#define AARCH64_EMULATOR "qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
 /* Run a shell command made from 'fmt' in 'dir', its output (both streams)
 ** into dir/log, which it first empties; on failure print the log. */
@@ -210,5 +215,76 @@ Test(package, regenerates_exactly_when_it_should, .timeout = 300)
 		  "a new convgen did not regenerate both:\n%s", log);
 	free(log);
 	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
+	remove_dir(dir);
+}
+
+/* Skip the test, naming it, when 'tool' is not on PATH. */
+static void need_tool(const char *tool, const char *package)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	if (run_shell(cmd) != 0)
+		cr_skip_test("%s is not installed (Debian: apt-get install %s)", tool, package);
+}
+
+/* 'path' is an ELF file for 64-bit Arm (e_machine EM_AARCH64, 183). */
+static int is_aarch64_elf(const char *path)
+{
+	size_t len = 0;
+	unsigned char *bytes = (unsigned char *)read_file(path, &len);
+	int yes = bytes && len > 20 && memcmp(bytes, "\177ELF", 4) == 0 && bytes[4] == 2 &&
+	          bytes[18] == 183 && bytes[19] == 0;
+	free(bytes);
+	return yes;
+}
+
+Test(package, cross_aarch64_verifies_under_the_emulator, .timeout = 300)
+{
+	char dir[256], app[512], key[1024];
+	char *log;
+	need_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+	need_tool("qemu-aarch64", "qemu-user");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	/* The toolchain file lets find_package() search outside the sysroot, so
+	** the installed (host) convgen is found through CMAKE_PREFIX_PATH. */
+	cr_assert_eq(sh(dir, "cmake -S '%s' -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE='%s' -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"",
+	                DOWNSTREAM, AARCH64_TOOLCHAIN), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	snprintf(app, sizeof app, "%s/build/app", dir);
+	cr_expect(is_aarch64_elf(app), "%s is not an aarch64 program", app);
+	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure -V"), 0);
+	log = last_log(dir);
+	/* convgen runs here, not under the emulator; the emulator goes to --exec
+	** as one word, and the proof's programs are built by the cross compiler. */
+	snprintf(key, sizeof key, "Test command: %s/prefix/bin/convgen \"verify\" \"--file\" \"%s/build/convgen/app/conv1.c\" "
+	         "\"--sanitize\" \"--exec\" \"" AARCH64_EMULATOR "\"\n", dir, dir);
+	cr_expect(strstr(log, key) != NULL, "no '%s' in:\n%s", key, log);
+	cr_expect(strstr(log, "CC=/usr/bin/aarch64-linux-gnu-gcc\n") != NULL, "%s", log);
+	cr_expect(strstr(log, "run under '" AARCH64_EMULATOR "'\n") != NULL,
+	          "the report does not name the emulator:\n%s", log);
+	cr_expect(strstr(log, "grad_input   memory        ok") != NULL, "%s", log);
+	cr_expect(strstr(log, "proved: 4 ops, 15 checks hold") != NULL, "%s", log);
+	/* The program using the kernel is the target's: CTest runs it under the
+	** emulator. */
+	snprintf(key, sizeof key, "qemu-aarch64 \"-L\" \"/usr/aarch64-linux-gnu\" \"%s/build/app\"\n", dir);
+	cr_expect(strstr(log, key) != NULL, "app not run under the emulator: no '%s' in:\n%s", key, log);
+	cr_expect(strstr(log, "100% tests passed, 0 tests failed out of 2") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
+
+Test(package, cross_vendored_convgen_is_refused, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	need_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_neq(sh(dir, "cmake -S '%s' -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE='%s' -DCONVGEN_SOURCE_DIR='%s'",
+	                 DOWNSTREAM, AARCH64_TOOLCHAIN, SOURCE_DIR), 0, "a vendored convgen configured in a cross build");
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen_generate: this is a cross build") != NULL, "%s", log);
+	cr_expect(strstr(log, "find_package(convgen CONFIG REQUIRED)") != NULL, "%s", log);
+	free(log);
 	remove_dir(dir);
 }
