@@ -16,8 +16,9 @@
 # VERIFY adds the CTest test convgen_verify_<target>_<name>, which runs
 # 'convgen verify --file <dir>/<name>.c' (the very file compiled into the
 # target) with CC set to this project's C compiler and CFLAGS to its C flags
-# for the build type; SANITIZE adds '--sanitize' (the memory check under
-# ASan+UBSan: a second compile, a few seconds more).  Like any add_test(), it
+# for the build type: the complete proof, memory check included.  SANITIZE
+# adds '--sanitize' (the memory check under UBSan too, at -O1: a slower
+# compile, a few seconds more).  Like any add_test(), it
 # needs enable_testing() or include(CTest) in the top-level CMakeLists.txt.
 #
 # Cross builds: VERIFY proves the file on the target.  When
