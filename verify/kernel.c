@@ -69,7 +69,6 @@ int vf_cc_start(struct vf_cc_job *j, const char *cc, const char *cflags, const c
 	if (j->pid == 0) {
 		/* The compiler's chatter goes to the log, relayed to stderr by the
 		** parent, which reads it for warnings: stdout carries the report. */
-		setpgid(0, 0);   /* killed as one with the compiler's own children */
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);

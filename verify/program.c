@@ -208,7 +208,6 @@ static int spawn(const struct vf_prog *p, int limit)
 		}
 		if (chdir(p->dir) != 0)
 			_exit(127);
-		setpgid(0, 0);   /* the emulator and what it starts are killed as one */
 		setenv("ASAN_OPTIONS", "detect_leaks=0:exitcode=86:abort_on_error=0", 1);
 		setenv("UBSAN_OPTIONS", "halt_on_error=1:exitcode=86:print_stacktrace=1", 1);
 		if (p->exec) {
@@ -218,7 +217,6 @@ static int spawn(const struct vf_prog *p, int limit)
 			execl(p->path, p->path, (char *)NULL);
 		_exit(127);
 	}
-	setpgid(pid, pid);
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid)
@@ -228,8 +226,7 @@ static int spawn(const struct vf_prog *p, int limit)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		dt = (double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
 		if ((dt > START_LIMIT && file_size(p->out) <= 0) || dt > limit) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
+			kill(pid, SIGKILL);   /* the emulator itself: sh exec'ed it */
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 				;
 			return file_size(p->out) <= 0 ? -3 : VF_TIMED_OUT;
@@ -378,7 +375,7 @@ void vf_prog_clean(struct vf_prog *p)
 	if (!p->dir[0])
 		return;
 	if (p->building) {   /* a run that ended early: its build is not wanted */
-		kill(-p->job.pid, SIGKILL);
+		kill(p->job.pid, SIGKILL);   /* the compiler's own children finish on their own */
 		vf_prog_build_finish(p, "", 0);
 	}
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
