@@ -48,8 +48,7 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
 
 	if (vf_call_open(x, op, c) != 0)
 		return -1;
-	*e = malloc(c->out.n * sizeof **e);
-	if (!*e) {
+	if (e && !(*e = malloc(c->out.n * sizeof **e))) {
 		vf_call_close(c);
 		return -1;
 	}

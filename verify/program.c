@@ -17,12 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "../gen/embedded.h"
+#include "target/protocol.h"
 #include "vf.h"
 
 #define START_LIMIT 20    /* seconds for the program to start writing call.out */
 
-enum { DRV_INPUT_WRITTEN = 1, DRV_BELOW_OUTPUT = 2, DRV_ABOVE_OUTPUT = 4, DRV_BAD_CALL = 8,
-       DRV_NO_MEMORY = 16 };
 
 static const char *const listed_macro[CG_N_OPS] = {
 	"CVG_LISTED_FORWARD", "CVG_LISTED_GRAD_WEIGHT", "CVG_LISTED_GRAD_INPUT", "CVG_LISTED_GRAD_BIAS",
@@ -94,6 +93,7 @@ int vf_prog_build_start(struct vf_prog *p, const struct vf_ctx *x, const char *s
 		return -1;
 	}
 	if (write_layer_header(x, p) != 0 || put_embedded(p, "driver.c") != 0 ||
+	    put_embedded(p, "protocol.h") != 0 ||
 	    (bare_metal && (put_embedded(p, "mps2_startup.c") != 0 || put_embedded(p, "mps2.ld") != 0))) {
 		snprintf(p->why, sizeof p->why, "cannot write the driver into %.200s: %s", p->dir, strerror(errno));
 		return -1;
@@ -345,7 +345,7 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct 
 	fclose(f);
 	if (faults & DRV_NO_MEMORY)
 		snprintf(why, why_len, "the target has not enough memory for the layer's arrays (and %d-byte guards)",
-		         1024);
+		         CVG_GUARD);
 	else if (faults & DRV_BAD_CALL)
 		snprintf(why, why_len, "the program could not read its call (a driver that does not fit the layer?)");
 	else if (faults & DRV_INPUT_WRITTEN)
@@ -366,7 +366,7 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct 
 void vf_prog_clean(struct vf_prog *p)
 {
 	static const char *const files[] = {
-		"driver", "driver.c", "cvg_layer.h", "mps2_startup.c", "mps2.ld", "call.in", "call.out",
+		"driver", "driver.c", "protocol.h", "cvg_layer.h", "mps2_startup.c", "mps2.ld", "call.in", "call.out",
 		"run.log", "build.log",
 	};
 	char path[4400];

@@ -191,8 +191,8 @@ void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_
 void vf_call_close(struct vf_call *c);
 struct vf_exact;   /* reference.c, below */
 /* vf_call_open, then every input filled from the (seed, op, check) stream
-** with numerators in [lo, hi] over 2^frac, and 'e' allocated for the exact
-** output; -1 when out of memory (nothing left open). */
+** with numerators in [lo, hi] over 2^frac, and, unless 'e' is NULL, '*e'
+** allocated for the exact output; -1 when out of memory (nothing left open). */
 int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
                     int64_t hi, int frac, struct vf_call *c, struct vf_exact **e);
 /* vf_run on c's arrays, with the output reset to NaN first. */

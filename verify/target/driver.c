@@ -22,13 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cvg_layer.h"   /* written by verify: NAME.h, CVG_T, CVG_*_SIZE, CVG_LISTED_* */
+#include "protocol.h"
 
-#define GUARD 1024                 /* bytes: more than any vector a kernel reads past an end */
+#define GUARD CVG_GUARD
 #define STACK_POISON (64 * 1024)   /* bytes: generated functions take less stack */
 #define OUT_GUARD 0xcb
 
-enum { DRV_INPUT_WRITTEN = 1, DRV_BELOW_OUTPUT = 2, DRV_ABOVE_OUTPUT = 4, DRV_BAD_CALL = 8,
-       DRV_NO_MEMORY = 16 };
 enum { OP_FORWARD, OP_GRAD_WEIGHT, OP_GRAD_INPUT, OP_GRAD_BIAS, N_OPS };
 
 typedef CVG_T T;
