@@ -237,13 +237,26 @@ int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_l
 	}
 }
 
-/* Output extent of one axis (docs/math.md), or 0 when the dilated
-** kernel does not fit the padded input. */
-static long out_extent(long in, long pad, long dil, long ker, long stride)
+/* Output extent of one axis (docs/math.md), with 'pad' zeros before and
+** 'end' after, or 0 when the dilated kernel does not fit the padded input. */
+static long out_extent(long in, long pad, long end, long dil, long ker, long stride)
 {
 	long span = dil * (ker - 1) + 1;
-	long padded = in + 2 * pad;
+	long padded = in + pad + end;
 	return padded < span ? 0 : (padded - span) / stride + 1;
+}
+
+/* TensorFlow's SAME padding of one axis (docs/cli.md): the output keeps
+** ceil(in / stride) positions; the zeros it needs go half before, the odd
+** one after. */
+static void same_padding(long in, long dil, long ker, long stride, int *pad, int *end)
+{
+	long out = (in + stride - 1) / stride;
+	long total = (out - 1) * stride + dil * (ker - 1) + 1 - in;
+	if (total < 0)
+		total = 0;
+	*pad = (int)(total / 2);
+	*end = (int)(total - total / 2);
 }
 
 /* a*b, or -1 when it exceeds INT_MAX (the generated code indexes with int). */
@@ -261,6 +274,7 @@ static long mul_int4(long a, long b, long c, long d)
 }
 
 static long min_long(long a, long b) { return a < b ? a : b; }
+static long max_long(long a, long b) { return a > b ? a : b; }
 
 static int check(struct cg_layer *l, char *msg, size_t msg_len)
 {
@@ -269,12 +283,12 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 		return fail(msg, msg_len, "--groups %d: does not divide --in-channels %d", l->g, l->c);
 	if (l->k % l->g != 0)
 		return fail(msg, msg_len, "--groups %d: does not divide --out-channels %d", l->g, l->k);
-	oh = out_extent(l->h, l->ph, l->dh, l->k1, l->sh);
-	ow = out_extent(l->w, l->pw, l->dw, l->k2, l->sw);
+	oh = out_extent(l->h, l->ph, l->eh, l->dh, l->k1, l->sh);
+	ow = out_extent(l->w, l->pw, l->ew, l->dw, l->k2, l->sw);
 	if (oh == 0 || ow == 0)
-		return fail(msg, msg_len, "--kernel %dx%d: larger than the padded input %ldx%ld (padding %dx%d, dilation %dx%d)",
-		            l->k1, l->k2, (long)l->h + 2L * l->ph, (long)l->w + 2L * l->pw,
-		            l->ph, l->pw, l->dh, l->dw);
+		return fail(msg, msg_len, "--kernel %dx%d: larger than the padded input %ldx%ld (padding %dx%d, end %dx%d, dilation %dx%d)",
+		            l->k1, l->k2, (long)l->h + l->ph + l->eh, (long)l->w + l->pw + l->ew,
+		            l->ph, l->pw, l->eh, l->ew, l->dh, l->dw);
 	if ((long)l->k1 * l->k2 > MAX_TAPS)
 		return fail(msg, msg_len, "--kernel %dx%d: more than %ld taps; the unrolled window would be too large",
 		            l->k1, l->k2, MAX_TAPS);
@@ -287,10 +301,11 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 	l->ow = (int)ow;
 	/* Every array count, and every padded-plane offset the generated code
 	** forms (row * stride * width), must fit int. */
-	if (mul_int4(l->n, l->c, (long)l->h + 2L * l->ph, (long)l->w + 2L * l->pw) < 0 ||
+	if (mul_int4(l->n, l->c, (long)l->h + 2L * max_long(l->ph, l->eh),
+	             (long)l->w + 2L * max_long(l->pw, l->ew)) < 0 ||
 	    mul_int4(l->n, l->k, oh, ow) < 0 ||
 	    mul_int4(l->k, l->c / l->g, l->k1, l->k2) < 0 ||
-	    mul_int4(oh, l->sh, (long)l->w + 2L * l->pw, 1) < 0 ||
+	    mul_int4(oh, l->sh, (long)l->w + 2L * max_long(l->pw, l->ew), 1) < 0 ||
 	    mul_int4(l->n, l->c, l->h, l->w) < 0)
 		return fail(msg, msg_len, "layer too large: an array has more than %d elements", INT_MAX);
 	return CG_EXIT_OK;
@@ -298,13 +313,14 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_DILATION, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
+       O_PADDING_END, O_DILATION, O_LAYOUT, O_STACK_LIMIT, O_WORKSPACE, O_OPTIMIZE, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
        O_NO_MEMORY, O_EXEC, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
 	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
-	{"--dilation", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
+	{"--padding-end", 0, 1}, {"--dilation", 0, 1}, {"--layout", 0, 1}, {"--stack-limit", 0, 1},
+	{"--workspace", 0, 0}, {"--optimize", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
 	{"--target", 0, 1}, {"--schedule", 0, 1}, {"--tuning", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
 	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
@@ -323,8 +339,28 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 	case O_OUTCH:    return parse_one("--out-channels", v, &l->k, msg, msg_len);
 	case O_GROUPS:   return parse_one("--groups", v, &l->g, msg, msg_len);
 	case O_STRIDE:   return parse_pair("--stride", v, 1, 1, &l->sh, &l->sw, msg, msg_len);
-	case O_PADDING:  return parse_pair("--padding", v, 1, 0, &l->ph, &l->pw, msg, msg_len);
+	case O_PADDING:
+		if (strcmp(v, "same") == 0) {
+			x->padding_same = 1;
+			return CG_EXIT_OK;
+		}
+		return parse_pair("--padding", v, 1, 0, &l->ph, &l->pw, msg, msg_len);
+	case O_PADDING_END: return parse_pair("--padding-end", v, 1, 0, &l->eh, &l->ew, msg, msg_len);
 	case O_DILATION: return parse_pair("--dilation", v, 1, 1, &l->dh, &l->dw, msg, msg_len);
+	case O_LAYOUT:
+		if (strcmp(v, "nchw") == 0 || strcmp(v, "nhwc") == 0) {
+			l->nhwc = strcmp(v, "nhwc") == 0;
+			return CG_EXIT_OK;
+		}
+		return fail(msg, msg_len, "--layout '%s': expected nchw or nhwc", v);
+	case O_STACK_LIMIT: return parse_one("--stack-limit", v, &l->stack_limit, msg, msg_len);
+	case O_WORKSPACE:   l->workspace = 1; return CG_EXIT_OK;
+	case O_OPTIMIZE:
+		if (strcmp(v, "speed") == 0 || strcmp(v, "size") == 0) {
+			l->optimize_size = strcmp(v, "size") == 0;
+			return CG_EXIT_OK;
+		}
+		return fail(msg, msg_len, "--optimize '%s': expected speed or size", v);
 	case O_DTYPE:
 		if (strcmp(v, "float") == 0)
 			l->dtype = CG_FLOAT;
@@ -428,6 +464,15 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 		return fail(msg, msg_len, "--input: required (HxW)");
 	if (!seen[O_KERNEL])
 		return fail(msg, msg_len, "--kernel: required (k1xk2)");
+	if (x->padding_same && seen[O_PADDING_END])
+		return fail(msg, msg_len, "--padding-end: --padding same decides the padding at the end; drop one of them");
+	if (x->padding_same) {
+		same_padding(l->h, l->dh, l->k1, l->sh, &l->ph, &l->eh);
+		same_padding(l->w, l->dw, l->k2, l->sw, &l->pw, &l->ew);
+	} else if (!seen[O_PADDING_END]) {
+		l->eh = l->ph;
+		l->ew = l->pw;
+	}
 	return check(l, msg, msg_len);
 }
 
@@ -457,16 +502,24 @@ int cg_schedule_text(const struct cg_layer *l, char *buf, size_t len)
 
 int cg_layer_options(const struct cg_layer *l, char *buf, size_t len)
 {
-	char sched[512];
+	char sched[512], end[64] = "", limit[48] = "";
 	int n;
 	if (cg_schedule_text(l, sched, sizeof sched) < 0)
 		return -1;
+	/* Options at their defaults are left out, so files generated before they
+	** existed keep their bytes. */
+	if (l->eh != l->ph || l->ew != l->pw)
+		snprintf(end, sizeof end, " --padding-end %dx%d", l->eh, l->ew);
+	if (l->stack_limit)
+		snprintf(limit, sizeof limit, " --stack-limit %d", l->stack_limit);
 	n = snprintf(buf, len,
 	             "--input %dx%d --kernel %dx%d --batch %d --in-channels %d --out-channels %d"
-	             " --groups %d --stride %dx%d --padding %dx%d --dilation %dx%d --target %s%s%s"
+	             " --groups %d --stride %dx%d --padding %dx%d%s --dilation %dx%d%s --target %s%s%s%s%s%s"
 	             " --dtype %s",
 	             l->h, l->w, l->k1, l->k2, l->n, l->c, l->k, l->g, l->sh, l->sw, l->ph, l->pw,
-	             l->dh, l->dw, cg_target_names[l->target], sched[0] ? " --schedule " : "", sched,
+	             end, l->dh, l->dw, l->nhwc ? " --layout nhwc" : "", cg_target_names[l->target],
+	             limit, l->workspace ? " --workspace" : "", l->optimize_size ? " --optimize size" : "",
+	             sched[0] ? " --schedule " : "", sched,
 	             l->dtype == CG_FLOAT ? "float" : "double");
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }

@@ -44,11 +44,16 @@ struct cg_layer {
 	int h, w;              /* input height, width */
 	int k1, k2;            /* kernel height, width */
 	int sh, sw;            /* stride */
-	int ph, pw;            /* zero padding, both sides */
+	int ph, pw;            /* zero padding before the first row, column */
+	int eh, ew;            /* zero padding after the last row, column */
 	int dh, dw;            /* dilation */
 	int oh, ow;            /* output height, width: derived by the parser */
+	int nhwc;              /* --layout nhwc: NHWC tensors, OHWI weight */
 	enum cg_dtype dtype;
 	enum cg_target target; /* resolved: never 'host' */
+	int stack_limit;       /* --stack-limit: bytes of one function's frame; 0: the target's own */
+	int workspace;         /* --workspace: functions take the caller's scratch buffer */
+	int optimize_size;     /* --optimize size */
 	struct cg_choice choice[CG_N_OPS];
 	unsigned ops;          /* set of CG_OP_BIT(op) */
 	char name[CG_NAME_MAX];
@@ -75,6 +80,7 @@ struct cg_extra {
 	unsigned long seed;      /* --seed N */
 	int n_layer_options;     /* how many LAYER options were given */
 	int n_schedule;          /* --schedule given */
+	int padding_same;        /* --padding same (resolved into the layer's padding) */
 };
 
 /* Parse the options argv[0..argc-1] (no subcommand) into 'l' and 'x',

@@ -16,6 +16,7 @@ struct call {
 	struct cg_text *h, *c;         /* generate: the two files */
 	struct cg_choice *choices;     /* candidates: at most max_choices */
 	int max_choices, n_choices;
+	char refused[512];             /* generate: why the layer cannot be had, or "" */
 };
 
 /* Read field 'key' of the table on top as a choice value; 'unset' when absent. */
@@ -46,9 +47,11 @@ static void take_text(lua_State *L, int idx, struct cg_text *t)
 static void push_layer(lua_State *L, const struct cg_layer *l)
 {
 	static const char *const keys[] = { "n", "c", "k", "g", "h", "w", "k1", "k2",
-	                                    "sh", "sw", "ph", "pw", "dh", "dw", "oh", "ow" };
+	                                    "sh", "sw", "ph", "pw", "eh", "ew", "dh", "dw", "oh", "ow",
+	                                    "stack_limit" };
 	const int values[] = { l->n, l->c, l->k, l->g, l->h, l->w, l->k1, l->k2,
-	                       l->sh, l->sw, l->ph, l->pw, l->dh, l->dw, l->oh, l->ow };
+	                       l->sh, l->sw, l->ph, l->pw, l->eh, l->ew, l->dh, l->dw, l->oh, l->ow,
+	                       l->stack_limit };
 	char options[1024];
 	size_t i;
 	int op, n_ops = 0;
@@ -65,6 +68,12 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 	lua_setfield(L, -2, "target");
 	lua_pushstring(L, CG_VERSION);
 	lua_setfield(L, -2, "version");
+	lua_pushstring(L, l->nhwc ? "nhwc" : "nchw");
+	lua_setfield(L, -2, "layout");
+	lua_pushstring(L, l->optimize_size ? "size" : "speed");
+	lua_setfield(L, -2, "optimize");
+	lua_pushboolean(L, l->workspace);
+	lua_setfield(L, -2, "workspace");
 	lua_newtable(L);                                  /* layer, ops */
 	for (op = 0; op < CG_N_OPS; op++) {
 		if (l->ops & CG_OP_BIT(op)) {
@@ -172,6 +181,10 @@ static int pmain(lua_State *L)
 	push_layer(L, call->layer);                       /* call, texts, convgen, generate, layer */
 	lua_pushvalue(L, 2);                              /* ..., generate, layer, texts */
 	lua_call(L, 2, 2);                                /* call, texts, convgen, h_text, c_text */
+	if (lua_isnil(L, -2)) {                           /* call, texts, convgen, nil, why */
+		snprintf(call->refused, sizeof call->refused, "%s", luaL_checkstring(L, -1));
+		return 0;
+	}
 	take_text(L, -2, call->h);
 	take_text(L, -1, call->c);
 	return 0;
@@ -224,6 +237,10 @@ int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text 
 	call.h = h;
 	call.c = c;
 	status = run_call(&call, msg, msg_len);
+	if (status == CG_EXIT_OK && call.refused[0]) {
+		snprintf(msg, msg_len, "%s", call.refused);
+		status = CG_EXIT_USAGE;
+	}
 	if (status != CG_EXIT_OK) {
 		free(h->data);
 		free(c->data);

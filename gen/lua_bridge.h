@@ -12,8 +12,10 @@ struct cg_text {
 	size_t len;
 };
 
-/* Render both files in memory.  Returns CG_EXIT_OK, or CG_EXIT_FAIL with
-** "internal error: ..." in 'msg' (a valid layer never fails: it is our bug). */
+/* Render both files in memory.  Returns CG_EXIT_OK; CG_EXIT_USAGE with the
+** reason in 'msg' when the code options ask what the target cannot give (a
+** stack limit below any schedule's frame); or CG_EXIT_FAIL with "internal
+** error: ..." (a valid layer never fails otherwise: it is our bug). */
 int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
                     char *msg, size_t msg_len);
 

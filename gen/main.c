@@ -16,7 +16,8 @@
 
 #define MSG_LEN 1024
 
-static const char help_text[] =
+/* In two parts: C99 promises string literals of 4095 characters only. */
+static const char help_usage[] =
 "convgen " CG_VERSION ": generate a 2-D convolution layer's C kernels and prove them exactly\n"
 "\n"
 "Usage:\n"
@@ -36,8 +37,14 @@ static const char help_text[] =
 "  --out-channels K     output channels (1)\n"
 "  --groups G           groups, dividing C and K (1)\n"
 "  --stride S|SHxSW     stride (1)\n"
-"  --padding P|PHxPW    zero padding on both sides (0)\n"
+"  --padding P|PHxPW    zero padding before the first row/column and, unless\n"
+"                       --padding-end is given, after the last (0); or 'same',\n"
+"                       TensorFlow's SAME: ceil(H/S) outputs, the zeros split\n"
+"                       half before, the odd one after\n"
+"  --padding-end E|EHxEW zero padding after the last row/column (--padding's)\n"
 "  --dilation D|DHxDW   dilation (1)\n"
+"  --layout nchw|nhwc   tensor layout (nchw); nhwc: input NxHxWxC, output NxOHxOWxK\n"
+"                       and weight K x k1 x k2 x C/G (OHWI, as CMSIS-NN stores it)\n"
 "\n"
 "CODE options shape the code, never its results:\n"
 "  --target T           host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7 or\n"
@@ -45,8 +52,17 @@ static const char help_text[] =
 "                       now and recorded in the file)\n"
 "  --schedule S         schedule choices over the target's, OP.KEY=V,... with keys\n"
 "                       lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0, 1, 2)\n"
+"  --stack-limit B      bytes one function's own stack frame may take, a promise\n"
+"                       checked against gcc's -fstack-usage (the target's: 1024 on\n"
+"                       cortex-m*, 61440 elsewhere)\n"
+"  --workspace          every function takes a last argument 'void *workspace', the\n"
+"                       caller's scratch of NAME_WORKSPACE_BYTES bytes aligned to\n"
+"                       NAME_WORKSPACE_ALIGN, instead of scratch on the stack\n"
+"  --optimize speed|size the fastest code (speed) or the smallest code still\n"
+"                       faster than plain loops (size)\n"
 "  --tuning FILE        the choices of a record that 'convgen tune -o FILE' wrote\n"
-"\n"
+"\n";
+static const char help_other[] =
 "Other options:\n"
 "  --dtype float|double element type (float)\n"
 "  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias (all)\n"
@@ -119,7 +135,8 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(help_text, stdout);
+		fputs(help_usage, stdout);
+		fputs(help_other, stdout);
 		return CG_EXIT_OK;
 	}
 	if (strcmp(cmd, "--version") == 0) {

@@ -173,7 +173,17 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(stride_three_numbers,     2, "--stride",           ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stride 1x1x1 -o .") \
 	X(stride_negative,          2, "--stride",           ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stride -1 -o .") \
 	X(padding_negative_width,   2, "--padding",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding 1x-1 -o .") \
-	X(padding_word,             2, "--padding",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding same -o .") \
+	X(padding_word,             2, "--padding",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding full -o .") \
+	X(padding_same_capitals,    2, "--padding",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding SAME -o .") \
+	X(padding_same_and_end,     2, "--padding-end: --padding same decides", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding same --padding-end 1 -o .") \
+	X(padding_end_negative,     2, "--padding-end",      ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end -1 -o .") \
+	X(padding_end_word,         2, "--padding-end",      ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end same -o .") \
+	X(padding_end_three_numbers, 2, "--padding-end",     ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end 1x1x1 -o .") \
+	X(padding_end_above_limit,  2, "too large",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end 1000000001 -o .") \
+	X(padding_end_missing,      2, "--padding-end: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end") \
+	X(padding_end_twice,        2, "--padding-end: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end 1 --padding-end 1 -o .") \
+	X(kernel_beyond_end_padding, 2, "larger than the padded input", ONE_LINE, NULL, "generate --input 2x2 --kernel 5x5 --padding-end 2 -o .") \
+	X(end_padding_too_large,    2, "more than",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding-end 999999999x1 -o .") \
 	X(padding_above_limit,      2, "too large",          ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding 1000000001 -o .") \
 	X(dilation_zero,            2, "--dilation",         ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --dilation 0 -o .") \
 	X(dilation_huge,            2, "larger than the padded input", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --dilation 1000000000 -o .") \
@@ -201,6 +211,27 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	  "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc -o .") \
 	/* --target */ \
 	X(target_unknown,           2, "--target 'x86-64-v5': unknown target", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target x86-64-v5 -o .") \
+	/* --layout, --stack-limit, --workspace, --optimize */ \
+	X(layout_unknown,           2, "--layout 'chwn': expected nchw or nhwc", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --layout chwn -o .") \
+	X(layout_capitals,          2, "--layout 'NHWC'",    ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --layout NHWC -o .") \
+	X(layout_empty,             2, "--layout ''",        ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --layout '' -o .") \
+	X(layout_twice,             2, "--layout: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --layout nchw --layout nhwc -o .") \
+	X(stack_limit_zero,         2, "--stack-limit 0: must be at least 1", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit 0 -o .") \
+	X(stack_limit_word,         2, "--stack-limit 'small'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit small -o .") \
+	X(stack_limit_negative,     2, "--stack-limit '-1'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit -1 -o .") \
+	X(stack_limit_with_unit,    2, "--stack-limit '1k'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit 1k -o .") \
+	X(stack_limit_missing,      2, "--stack-limit: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit") \
+	X(stack_limit_unkeepable,   2, "--stack-limit 16: ", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --stack-limit 16 -o .") \
+	X(stack_limit_unkeepable_m4, 2, "--stack-limit 8: ", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target cortex-m4 --stack-limit 8 -o .") \
+	X(verify_stack_unkeepable,  2, "--stack-limit 16: ", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --stack-limit 16") \
+	X(workspace_with_value,     2, "'yes': unexpected argument", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --workspace yes -o .") \
+	X(workspace_twice,          2, "--workspace: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --workspace --workspace -o .") \
+	X(workspace_with_file,      2, "--file: the layer comes from the file's header", ONE_LINE, NULL, "verify --file x.c --workspace") \
+	X(optimize_unknown,         2, "--optimize 'fast': expected speed or size", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize fast -o .") \
+	X(optimize_empty,           2, "--optimize ''",      ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize '' -o .") \
+	X(optimize_missing,         2, "--optimize: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize") \
+	X(header_layout_unknown,    2, "--layout 'hwcn'",    ONE_LINE, EDIT("--target generic", "--layout hwcn --target generic"), "verify --file ../in/good.c") \
+	X(header_workspace_no_size, 1, "_WORKSPACE_BYTES and ", ONE_LINE, EDIT("--target generic", "--target generic --workspace"), "verify --file ../in/good.c") \
 	X(target_empty,             2, "--target '': unknown target", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target '' -o .") \
 	X(target_capitalised,       2, "--target 'Generic'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target Generic -o .") \
 	X(target_missing_value,     2, "--target: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -o . --target") \

@@ -15,31 +15,70 @@
 #define STRICT "-std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion " \
 	"-Wdouble-promotion -Wcast-qual -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef"
 
-/* No function of NAME.c takes 64 KiB of stack.  The
-** header comment counts each function's local arrays from the emitted code. */
-static void expect_small_stack(const char *dir, const char *layer)
+/* The header's stack line, "Stack frame per function, at most (bytes): forward
+** 96, grad_weight 120, ...": the bound of each op's frame, in op order. */
+struct frames { char op[4][32]; int bytes[4]; int n; };
+
+static void read_frame_bounds(const char *dir, const char *layer, struct frames *f)
 {
-	char path[512], op[32];
+	static const char key[] = "** Stack frame per function, at most (bytes): ";
+	char path[512];
 	char *text, *line;
-	int bytes, n_ops = 0, used;
+	int used;
 	snprintf(path, sizeof path, "%s/conv.c", dir);
 	text = read_file(path, NULL);
 	cr_assert(text, "no %s", path);
-	line = strstr(text, "** Bytes of stack taken by local arrays");
+	line = strstr(text, key);
 	cr_assert(line, "no stack line in the header of %s", path);
-	line = strchr(line, '\n') + 1;
-	cr_assert(strncmp(line, "**   ", 5) == 0);
-	line += 5;
-	while (sscanf(line, "%31[a-z_] %d%n", op, &bytes, &used) == 2) {
-		cr_expect_lt(bytes, 65536, "%s takes %d bytes of stack (layer: %s)", op, bytes, layer);
-		n_ops++;
+	line += sizeof key - 1;
+	f->n = 0;
+	while (f->n < 4 && sscanf(line, "%31[a-z_] %d%n", f->op[f->n], &f->bytes[f->n], &used) == 2) {
+		f->n++;
 		line += used;
 		if (strncmp(line, ", ", 2) != 0)
 			break;
 		line += 2;
 	}
-	cr_expect_eq(n_ops, 4, "stack line lists %d ops (layer: %s)", n_ops, layer);
+	cr_expect_eq(f->n, 4, "stack line lists %d ops (layer: %s)", f->n, layer);
 	free(text);
+}
+
+/* The promise of docs/api.md: compiled by 'cc' at 'opt' with -fstack-usage,
+** every function's frame is static (no VLA, no alloca) and within the bound
+** the header states, which is within 'limit'. */
+static void check_frames(const char *dir, const char *cc, const char *opt, int limit, const char *layer)
+{
+	char cmd[1024], path[512], line[512];
+	struct frames f;
+	FILE *su;
+	int i, seen = 0;
+	read_frame_bounds(dir, layer, &f);
+	snprintf(cmd, sizeof cmd, "cd %s && %s -std=c99 %s -fstack-usage -c conv.c -o conv_su.o", dir, cc, opt);
+	cr_assert_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, layer);
+	snprintf(path, sizeof path, "%s/conv_su.su", dir);
+	su = fopen(path, "r");
+	cr_assert(su, "%s did not write %s", cmd, path);
+	while (fgets(line, sizeof line, su)) {
+		char *name = strstr(line, ":conv_"), kind[32];
+		int bytes;
+		cr_assert(name, "unexpected line in %s: %s", path, line);
+		name += 6;
+		for (i = 0; i < f.n; i++) {
+			size_t len = strlen(f.op[i]);
+			if (strncmp(name, f.op[i], len) == 0 && name[len] == '\t')
+				break;
+		}
+		cr_assert(i < f.n, "%s: a function the stack line does not list: %s", path, line);
+		cr_assert_eq(sscanf(strchr(name, '\t'), "%d %31s", &bytes, kind), 2, "%s: %s", path, line);
+		cr_expect_str_eq(kind, "static", "%s: %s's frame is not static (layer: %s)", cc, f.op[i], layer);
+		cr_expect_leq(bytes, f.bytes[i], "%s %s: %s's frame is %d bytes, above the header's bound %d (layer: %s)",
+		              cc, opt, f.op[i], bytes, f.bytes[i], layer);
+		cr_expect_leq(f.bytes[i], limit, "%s's bound %d is above the stack limit %d (layer: %s)",
+		              f.op[i], f.bytes[i], limit, layer);
+		seen++;
+	}
+	fclose(su);
+	cr_expect_eq(seen, f.n, "%s lists %d functions, the header %d (layer: %s)", path, seen, f.n, layer);
 }
 
 static void check_layer(const char *opts, const char *dtype)
@@ -54,7 +93,8 @@ static void check_layer(const char *opts, const char *dtype)
 
 	/* generate */
 	cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
-	expect_small_stack(dir, all);
+	check_frames(dir, "gcc -march=native", "-O2", 61440, all);
+	check_frames(dir, "gcc -march=native", "-Os", 61440, all);
 
 	/* compile: C99 under both compilers at both levels, the header as C++ */
 	for (i = 0; i < 2; i++)
@@ -82,9 +122,10 @@ static void check_layer(const char *opts, const char *dtype)
 }
 
 /* Each target's schedule of the same layer, in both dtypes: generated, built
-** strictly by gcc, and proven by 'convgen verify --file' (the code is plain C99
-** for any machine; the target only shapes it). */
-static void check_target(const char *opts, const char *target)
+** strictly by gcc, its frames checked against the header under the target's own
+** gcc ('target_cc') at -O2 and -Os, and proven by 'convgen verify --file' (the
+** code is plain C99 for any machine; the target only shapes it). */
+static void check_target(const char *opts, const char *target, const char *target_cc, int limit)
 {
 	static const char *const dtypes[] = { "float", "double" };
 	char dir[256], all[512], cmd[2048];
@@ -97,6 +138,8 @@ static void check_target(const char *opts, const char *target)
 		cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
 		snprintf(cmd, sizeof cmd, "gcc " STRICT " -O2 -c %s/conv.c -o %s/conv.o", dir, dir);
 		cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
+		check_frames(dir, target_cc, "-O2", limit, all);
+		check_frames(dir, target_cc, "-Os", limit, all);
 		snprintf(cmd, sizeof cmd, "verify --file %s/conv.c", dir);
 		run_convgen(r, NULL, NULL, cmd);
 		cr_expect_eq(r->status, 0, "convgen verify %s: exit %d\n%s%s", all, r->status, r->out, r->err);
@@ -105,13 +148,18 @@ static void check_target(const char *opts, const char *target)
 	remove_dir(dir);
 }
 
+/* The default stack limits of docs/cli.md, and the Cortex-M builds of the target's gcc. */
+#define DESKTOP 61440
+#define CORTEX_M4_CC "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"
+#define CORTEX_M7_CC "arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"
+
 #define LAYER(id, opts) \
 	Test(layer_float, id) { check_layer(opts, "float"); } \
 	Test(layer_double, id) { check_layer(opts, "double"); } \
-	Test(target_x86_64_v3, id, .timeout = 600) { check_target(opts, "x86-64-v3"); } \
-	Test(target_x86_64_v4, id, .timeout = 600) { check_target(opts, "x86-64-v4"); } \
-	Test(target_aarch64, id, .timeout = 600) { check_target(opts, "aarch64"); } \
-	Test(target_cortex_m4, id, .timeout = 600) { check_target(opts, "cortex-m4"); } \
-	Test(target_cortex_m7, id, .timeout = 600) { check_target(opts, "cortex-m7"); } \
-	Test(target_generic, id, .timeout = 600) { check_target(opts, "generic"); }
+	Test(target_x86_64_v3, id, .timeout = 600) { check_target(opts, "x86-64-v3", "gcc -march=x86-64-v3", DESKTOP); } \
+	Test(target_x86_64_v4, id, .timeout = 600) { check_target(opts, "x86-64-v4", "gcc -march=x86-64-v4", DESKTOP); } \
+	Test(target_aarch64, id, .timeout = 600) { check_target(opts, "aarch64", "aarch64-linux-gnu-gcc", DESKTOP); } \
+	Test(target_cortex_m4, id, .timeout = 600) { check_target(opts, "cortex-m4", CORTEX_M4_CC, 1024); } \
+	Test(target_cortex_m7, id, .timeout = 600) { check_target(opts, "cortex-m7", CORTEX_M7_CC, 1024); } \
+	Test(target_generic, id, .timeout = 600) { check_target(opts, "generic", "gcc", DESKTOP); }
 #include "layers.inc"

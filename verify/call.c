@@ -19,10 +19,14 @@ int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
 		c->num[i] = calloc(n, sizeof(int64_t));
 		if (!c->num[i] || vf_buf_alloc(&c->in[i], n, x->elem) != 0)
 			goto fail;
+		if (x->l.nhwc)
+			vf_buf_channels_last(&c->in[i], &x->l, c->t[i]);
 		c->arg[i] = &c->in[i];
 	}
 	if (vf_buf_alloc(&c->out, x->size[o], x->elem) != 0)
 		goto fail;
+	if (x->l.nhwc)
+		vf_buf_channels_last(&c->out, &x->l, o);
 	return 0;
 fail:
 	vf_call_close(c);

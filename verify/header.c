@@ -4,6 +4,7 @@
 ** trailer, since a truncated file must not pass for a proven one.  Lines are
 ** read through a fixed buffer, so a binary or huge file cannot hurt. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "vf.h"
 
@@ -116,5 +117,39 @@ int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_
 		return CG_EXIT_FAIL;
 	}
 	layer_options(argc, argv, layer_opts, opts_len);
+	return CG_EXIT_OK;
+}
+
+int vf_read_workspace(const char *path, const char *name, size_t *bytes, size_t *align,
+                      char *msg, size_t msg_len)
+{
+	char h_path[4200], line[LINE_MAX_LEN], key_bytes[CG_NAME_MAX + 40], key_align[CG_NAME_MAX + 40];
+	const char *slash = strrchr(path, '/');
+	int have_bytes = 0, have_align = 0;
+	FILE *f;
+
+	snprintf(h_path, sizeof h_path, "%.*s%s.h", slash ? (int)(slash - path + 1) : 0, path, name);
+	snprintf(key_bytes, sizeof key_bytes, "#define %s_WORKSPACE_BYTES ", name);
+	snprintf(key_align, sizeof key_align, "#define %s_WORKSPACE_ALIGN ", name);
+	if (!(f = fopen(h_path, "rb"))) {
+		snprintf(msg, msg_len, "%s: %s (the header says --workspace: its size is there)", h_path, strerror(errno));
+		return CG_EXIT_FAIL;
+	}
+	while (read_line(f, line, sizeof line)) {
+		char *end;
+		if (!strncmp(line, key_bytes, strlen(key_bytes))) {
+			*bytes = (size_t)strtoull(line + strlen(key_bytes), &end, 10);
+			have_bytes = *end == '\0';
+		} else if (!strncmp(line, key_align, strlen(key_align))) {
+			*align = (size_t)strtoull(line + strlen(key_align), &end, 10);
+			have_align = *end == '\0' && *align > 0 && (*align & (*align - 1)) == 0;
+		}
+	}
+	fclose(f);
+	if (!have_bytes || !have_align || *bytes % *align != 0) {
+		snprintf(msg, msg_len, "%s: no valid %s_WORKSPACE_BYTES and %s_WORKSPACE_ALIGN (a power of two dividing the bytes)",
+		         h_path, name, name);
+		return CG_EXIT_FAIL;
+	}
 	return CG_EXIT_OK;
 }

@@ -68,6 +68,9 @@ static int write_layer_header(const struct vf_ctx *x, const struct vf_prog *p)
 	fprintf(f, "#include \"%s.h\"\n#define CVG_T %s\n", n, x->l.dtype == CG_FLOAT ? "float" : "double");
 	fprintf(f, "#define CVG_INPUT_SIZE %s_INPUT_SIZE\n#define CVG_WEIGHT_SIZE %s_WEIGHT_SIZE\n", n, n);
 	fprintf(f, "#define CVG_BIAS_SIZE %s_BIAS_SIZE\n#define CVG_OUTPUT_SIZE %s_OUTPUT_SIZE\n", n, n);
+	fprintf(f, "#define CVG_WORKSPACE_ARG %d\n", x->l.workspace);
+	if (x->l.workspace)
+		fprintf(f, "#define CVG_WORKSPACE_BYTES %s_WORKSPACE_BYTES\n#define CVG_WORKSPACE_ALIGN %s_WORKSPACE_ALIGN\n", n, n);
 	for (op = 0; op < CG_N_OPS; op++)
 		fprintf(f, "#define %s %s_%s\n#define %s %d\n", fn_macro[op], n, cg_op_names[op],
 		        listed_macro[op], (x->l.ops & CG_OP_BIT(op)) != 0);
@@ -354,6 +357,10 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct 
 		snprintf(why, why_len, "wrote before the start of its output array");
 	else if (faults & DRV_ABOVE_OUTPUT)
 		snprintf(why, why_len, "wrote past the end of its output array");
+	else if (faults & DRV_BELOW_WORKSPACE)
+		snprintf(why, why_len, "wrote before the start of its workspace");
+	else if (faults & DRV_ABOVE_WORKSPACE)
+		snprintf(why, why_len, "wrote past the end of its workspace");
 	else if (!ok)
 		snprintf(why, why_len, "the program's output ended early");
 	else if (op >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))

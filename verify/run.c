@@ -66,8 +66,31 @@ void vf_buf_free(struct vf_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
+void vf_buf_channels_last(struct vf_buf *b, const struct cg_layer *l, enum vf_tensor t)
+{
+	switch (t) {
+	case VF_I: b->cl_c = (size_t)l->c; b->cl_p = (size_t)l->h * (size_t)l->w; break;
+	case VF_W: b->cl_c = (size_t)(l->c / l->g); b->cl_p = (size_t)l->k1 * (size_t)l->k2; break;
+	case VF_Y: b->cl_c = (size_t)l->k; b->cl_p = (size_t)l->oh * (size_t)l->ow; break;
+	default:   b->cl_c = 0; break;
+	}
+}
+
+/* Where element i of docs/math.md's layout lives in 'b'. */
+static size_t place(const struct vf_buf *b, size_t i)
+{
+	size_t p, c;
+	if (!b->cl_c)
+		return i;
+	p = i % b->cl_p;
+	i /= b->cl_p;
+	c = i % b->cl_c;
+	return (i / b->cl_c * b->cl_p + p) * b->cl_c + c;
+}
+
 void vf_buf_set(struct vf_buf *b, size_t i, double v)
 {
+	i = place(b, i);
 	if (b->elem == sizeof(float))
 		((float *)b->data)[i] = (float)v;
 	else
@@ -76,6 +99,7 @@ void vf_buf_set(struct vf_buf *b, size_t i, double v)
 
 double vf_buf_get(const struct vf_buf *b, size_t i)
 {
+	i = place(b, i);
 	if (b->elem == sizeof(float))
 		return ((const float *)b->data)[i];
 	return ((const double *)b->data)[i];
@@ -106,13 +130,36 @@ typedef void two_f(const float *, const float *, float *);
 typedef void two_d(const double *, const double *, double *);
 typedef void one_f(const float *, float *);
 typedef void one_d(const double *, double *);
+/* With --workspace, each takes the caller's scratch last. */
+typedef void fwd_fw(const float *, const float *, const float *, float *, void *);
+typedef void fwd_dw(const double *, const double *, const double *, double *, void *);
+typedef void two_fw(const float *, const float *, float *, void *);
+typedef void two_dw(const double *, const double *, double *, void *);
+typedef void one_fw(const float *, float *, void *);
+typedef void one_dw(const double *, double *, void *);
 
-/* Call through the prototype docs/api.md gives the op, for T = float or double. */
-static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void *out)
+/* Call through the prototype docs/api.md gives the op, for T = float or double;
+** 'ws' is the workspace, or NULL when the functions take none. */
+static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void *out, void *ws)
 {
-	union { void *p; fwd_f *ff; fwd_d *fd; two_f *tf; two_d *td; one_f *of; one_d *od; } u;
+	union { void *p; fwd_f *ff; fwd_d *fd; two_f *tf; two_d *td; one_f *of; one_d *od;
+	        fwd_fw *ffw; fwd_dw *fdw; two_fw *tfw; two_dw *tdw; one_fw *ofw; one_dw *odw; } u;
 
 	u.p = sym;   /* POSIX guarantees dlsym's object pointer converts to a function pointer */
+	if (ws) {
+		switch (op) {
+		case CG_FORWARD:
+			if (is_float) u.ffw(a[0], a[1], a[2], out, ws); else u.fdw(a[0], a[1], a[2], out, ws);
+			break;
+		case CG_GRAD_BIAS:
+			if (is_float) u.ofw(a[0], out, ws); else u.odw(a[0], out, ws);
+			break;
+		default:
+			if (is_float) u.tfw(a[0], a[1], out, ws); else u.tdw(a[0], a[1], out, ws);
+			break;
+		}
+		return;
+	}
 	switch (op) {
 	case CG_FORWARD:
 		if (is_float) u.ff(a[0], a[1], a[2], out); else u.fd(a[0], a[1], a[2], out);
@@ -146,7 +193,7 @@ static __attribute__((noinline, no_sanitize("address"))) void poison_stack(void)
 }
 
 static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
-                  char *note, size_t note_len)
+                  void *ws, char *note, size_t note_len)
 {
 	struct rlimit no_core = { 0, 0 };
 	enum vf_tensor t[3];
@@ -193,14 +240,14 @@ static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], st
 		}
 	}
 	poison_stack();
-	call(sym, x->elem == sizeof(float), (enum cg_op)op, a, out->data);
+	call(sym, x->elem == sizeof(float), (enum cg_op)op, a, out->data, ws);
 	_exit(CHILD_OK);
 }
 
 /* Fork, run, wait, and say why it went wrong if it did.  op < 0: only load
 ** and look up every op's symbol. */
 static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
-                     char *why, size_t why_len)
+                     void *ws, char *why, size_t why_len)
 {
 	size_t pg = page_size();
 	char *note = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -220,7 +267,7 @@ static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3],
 		return -1;
 	}
 	if (pid == 0)
-		child(x, op, in, out, note, pg);
+		child(x, op, in, out, ws, note, pg);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			snprintf(why, why_len, "waitpid: %s", strerror(errno));
@@ -248,22 +295,39 @@ int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
 
 	if (x->exec)
 		return vf_prog_run(x, &x->target, -1, none, NULL, VF_EXEC_TIMEOUT, why, why_len);
-	return run_child(x, -1, none, NULL, why, why_len);
+	return run_child(x, -1, none, NULL, NULL, why, why_len);
 }
 
 int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
            char *why, size_t why_len)
 {
+	struct vf_buf ws;
 	int rc;
 
 	if (x->exec)   /* the driver program guards the arrays on the target */
 		return vf_prog_run(x, &x->target, (int)op, in, out, VF_EXEC_TIMEOUT, why, why_len);
 	memset(out->canary, CANARY, out->canary_len);
-	if ((rc = run_child(x, (int)op, in, out, why, why_len)) != 0)
-		return rc;
-	if (!canary_intact(out)) {
-		snprintf(why, why_len, "wrote before the start of its output array");
-		return -1;
+	/* The workspace ends at a guard page and starts after a canary, like the
+	** output; it holds NaN bytes, so a kernel that reads scratch it did not
+	** write first gets NaN into its output. */
+	memset(&ws, 0, sizeof ws);
+	if (x->l.workspace) {
+		if (vf_buf_alloc(&ws, x->ws_bytes, 1) != 0) {
+			snprintf(why, why_len, "out of memory for a workspace of %zu bytes", x->ws_bytes);
+			return -1;
+		}
+		memset(ws.canary, CANARY, ws.canary_len);
+		memset(ws.data, 0xff, x->ws_bytes);
 	}
-	return 0;
+	rc = run_child(x, (int)op, in, out, x->l.workspace ? ws.data : NULL, why, why_len);
+	if (rc == 0 && !canary_intact(out)) {
+		snprintf(why, why_len, "wrote before the start of its output array");
+		rc = -1;
+	}
+	if (rc == 0 && x->l.workspace && !canary_intact(&ws)) {
+		snprintf(why, why_len, "wrote before the start of its workspace");
+		rc = -1;
+	}
+	vf_buf_free(&ws);
+	return rc;
 }

@@ -161,12 +161,15 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	struct vf_ctx x;
 	char opts[1024], command[4200], dir[4096], so[4200], why[700], machine[128];
 	const char *tmp = getenv("TMPDIR");
+	size_t ws_bytes = 0, ws_align = 0;
 	int rc;
 
 	msg[0] = '\0';
 	vf_progress_begin();
 	rc = vf_read_header(path, &l, opts, sizeof opts, command, sizeof command, msg, msg_len);
 	if (rc != CG_EXIT_OK)
+		return rc;
+	if (l.workspace && (rc = vf_read_workspace(path, l.name, &ws_bytes, &ws_align, msg, msg_len)) != CG_EXIT_OK)
 		return rc;
 	snprintf(dir, sizeof dir, "%s/convgen-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
@@ -175,6 +178,8 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	}
 	snprintf(so, sizeof so, "%s/kernel.so", dir);
 	setup(&x, &l, o, so);
+	x.ws_bytes = ws_bytes;
+	x.ws_align = ws_align;
 	vf_cc_describe(x.cc, x.cc_version, sizeof x.cc_version, machine, sizeof machine);
 	if (x.memory)
 		vf_memcheck_start(&x, path, dir);

@@ -56,6 +56,7 @@ struct vf_ctx {
 	struct vf_prog target;        /* --exec: the program the checks run */
 	struct vf_prog mem;           /* the memory check's program, under ASan */
 	const char *mem_cc;           /* the compiler it is built with */
+	size_t ws_bytes, ws_align;    /* --workspace: NAME_WORKSPACE_BYTES and _ALIGN of NAME.h */
 };
 /* ---- results (report.c prints them; a JSON printer will read the same) */
 enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_MEMORY, VF_N_CHECKS };
@@ -132,6 +133,10 @@ void vf_prog_clean(struct vf_prog *p);
 ** describe it in the report, and the whole 'convgen generate ...' command */
 int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
                    char *command, size_t command_len, char *msg, size_t msg_len);
+/* NAME_WORKSPACE_BYTES and NAME_WORKSPACE_ALIGN from NAME.h beside NAME.c at
+** 'path': what a caller allocates, so what the checks give the code. */
+int vf_read_workspace(const char *path, const char *name, size_t *bytes, size_t *align,
+                      char *msg, size_t msg_len);
 
 /* ---- kernel.c: compiling the file under test.  vf_cc_start runs
 ** 'sh -c shell_text sh args...' in the background with CVG_CC and CVG_CFLAGS
@@ -152,7 +157,12 @@ struct vf_buf {
 	size_t canary_len;
 	void *data;             /* n elements of size elem; data + n*elem is a guard page */
 	size_t n, elem;
+	/* Channels last (--layout nhwc): vf_buf_set and vf_buf_get take the index
+	** of docs/math.md's layout, A x C x P (P = rows x columns), and store at
+	** (a*P + p)*C + c; cl_c = 0 keeps the index as it is. */
+	size_t cl_c, cl_p;
 };
+void vf_buf_channels_last(struct vf_buf *b, const struct cg_layer *l, enum vf_tensor t);
 int vf_buf_alloc(struct vf_buf *b, size_t n, size_t elem);
 void vf_buf_free(struct vf_buf *b);
 void vf_buf_set(struct vf_buf *b, size_t i, double v);

@@ -51,6 +51,8 @@ local function template_vars(L)
     VERSION = L.version, NAME = L.name, T = L.dtype, TARGET = L.target,
     N = L.n, C = L.c, K = L.k, G = L.g, H = L.h, W = L.w, K1 = L.k1, K2 = L.k2,
     SH = L.sh, SW = L.sw, PH = L.ph, PW = L.pw, DH = L.dh, DW = L.dw, OH = L.oh, OW = L.ow,
+    EH = L.eh, EW = L.ew, NHWC = L.layout == "nhwc",
+    WORKSPACE = L.workspace, WS_PARAM = L.workspace and ", void *workspace" or "",
     CG = L.c // L.g, KG = L.k // L.g,
     HW = L.h * L.w, OHOW = L.oh * L.ow, K1K2 = L.k1 * L.k2,
     INPUT_SIZE = L.n * L.c * L.h * L.w,
@@ -69,7 +71,8 @@ local function template_vars(L)
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
 
-  local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op]) end
+  local code = { stack_limit = L.stack_limit, workspace = L.workspace }
+  local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op], code) end
   V.S = schedule()
   V.F = gather.forward(L, V, schedule("forward"))
   V.GI = gather.grad_input(L, V, schedule("grad_input"))
@@ -102,9 +105,31 @@ local function template_vars(L)
   return V
 end
 
+-- Place the arrays each op keeps in the caller's workspace (--workspace): the
+-- copies and lane sums that would be local arrays, each at an offset (in
+-- elements) that is a multiple of the target's alignment.  Sets GW.WS and
+-- returns the bytes each op needs; the ops share one workspace.
+local function workspace(V)
+  local S, GW = V.S, V.GW
+  local step = S.align // S.size
+  local function round(e) return (e + step - 1) // step * step end
+  GW.WS = {}
+  local used = 0
+  for _, a in ipairs({ { "xv", GW.VIEW and GW.VIEW.size }, { "dyv", GW.DYV and GW.DYV.size },
+                       { "part", GW.PART_ROWS * GW.LANES } }) do
+    if a[2] then
+      GW.WS[a[1]] = used
+      used = round(used + a[2])
+    end
+  end
+  return { forward = (V.F.BUFFER or 0) * S.size, grad_input = (V.GI.BUFFER or 0) * S.size,
+           grad_weight = used * S.size, grad_bias = 0 }
+end
+
 -- Return the bytes of the local arrays of each op's function, from its plan: an
 -- upper bound on what its arrays take of the stack (arrays of sibling blocks are
--- added up); scalars, which live in registers or spill, are not counted.
+-- added up); scalars, which live in registers or spill, are not counted.  With a
+-- workspace, the copies and lane sums live there instead.
 local function stack_bytes(V)
   local size = V.S.size
   -- The lane arrays a rolling group carries, in every pass over the source channels.
@@ -120,10 +145,11 @@ local function stack_bytes(V)
     else
       count(P.GROUPS)
     end
-    return ((P.BUFFER or 0) + (P.SECOND_PASS and 2 or 1) * carried) * size
+    return ((V.WORKSPACE and 0 or P.BUFFER or 0) + (P.SECOND_PASS and 2 or 1) * carried) * size
   end
   local GW = V.GW
-  local gw = (GW.VIEW and GW.VIEW.size or 0) + (GW.DYV and GW.DYV.size or 0) + GW.PART_ROWS * GW.LANES
+  local gw = V.WORKSPACE and 0
+    or (GW.VIEW and GW.VIEW.size or 0) + (GW.DYV and GW.DYV.size or 0) + GW.PART_ROWS * GW.LANES
   for _, grp in ipairs(GW.TGROUPS) do
     gw = gw + #grp.accs * GW.LANES
     for _, g in ipairs(grp.blocks) do
@@ -150,6 +176,9 @@ function convgen.generate(L, texts)
   for _, op in ipairs(OP_ORDER) do
     if asked[op] then L.ops[#L.ops + 1] = op end
   end
+  if L.layout == "nhwc" then
+    return nil, "--layout nhwc: no schedule for channels-last tensors yet"
+  end
   local V = template_vars(L)
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
@@ -168,11 +197,23 @@ function convgen.generate(L, texts)
   V.BANDS = function(P, buf, src, out_w, first, indent)
     return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first }, indent)
   end
+  local ws = workspace(V)
+  V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
+  for _, op in ipairs(L.ops) do V.WORKSPACE_BYTES = math.max(V.WORKSPACE_BYTES, ws[op]) end
+  -- A whole number of alignments, so an array that ends the workspace ends it exactly.
+  V.WORKSPACE_BYTES = (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align * V.S.align
   local h = render("header.h.in")
   local bodies, stack, arrays = {}, {}, stack_bytes(V)
   for _, op in ipairs(L.ops) do
+    if arrays[op] + V.S.frame > V.S.stack_limit then
+      return nil, string.format("--stack-limit %d: %s's frame may take up to %d bytes with the %s schedule "
+        .. "(%d of local arrays and %d for registers); give a larger limit%s", V.S.stack_limit, op,
+        arrays[op] + V.S.frame, L.target, arrays[op], V.S.frame, L.workspace and "" or " or --workspace")
+    end
+  end
+  for _, op in ipairs(L.ops) do
     bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
-    stack[#stack + 1] = string.format("%s %d", op, arrays[op])
+    stack[#stack + 1] = string.format("%s %d", op, arrays[op] + V.S.frame)
   end
   V.STACK_LINE = table.concat(stack, ", ")
   local c = { render("source.c.in") }

@@ -275,10 +275,10 @@ end
 -- The geometry of forward: Y (OH x OW) gathered from I (H x W), 'nb' output
 -- channels per pass; the first input channel starts from the bias.
 local function forward_geometry(L, V)
-  local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
+  local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
   local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
   return {
-    vh = vh, vw = vw, padded = L.ph > 0 or L.pw > 0, bands = L.pw > 0, count = L.oh, srows = srows,
+    vh = vh, vw = vw, padded = L.ph + L.pw + L.eh + L.ew > 0, bands = L.pw > 0, count = L.oh, srows = srows,
     channels = V.KG, out_w = L.ow, src_w = L.w, w_stride = V.CG * V.K1K2, overlap = V.CG == 1,
     acc = { "y_k", "i" }, ptr = "y", band_ptr = "yb", copy = "xv", source = "x",
     init = function(kb) return "b" .. kb end,
@@ -368,7 +368,7 @@ function gather.forward(L, V, S)
   P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
   P.OP = "forward"
   P.PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
-    .. "const %s *restrict bias, %s *restrict output", T, T, T, T)
+    .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", V.OHOW, L.ow
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, V.KG
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", V.CG
@@ -390,7 +390,7 @@ function gather.grad_input(L, V, S)
   local T = L.dtype
   P.OP = "grad_input"
   P.PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
-    .. "%s *restrict grad_input", T, T, T)
+    .. "%s *restrict grad_input%s", T, T, T, V.WS_PARAM)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", V.HW, L.w
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, V.CG
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", P.FIRST_K, P.FIRST_K .. " + 1", P.LAST_K

@@ -72,7 +72,7 @@ local function copies(L, S, c)
   c.dyv = L.sh == 1 and L.ow % lanes ~= 0 and L.sw * (vh + 1) * pitch * size <= S.copy_bytes
     and (L.sw * (vh + 1) * pitch + c.kb * L.oh * pitch + c.kc * c.tg * lanes) * size <= S.stack_bytes
   c.plane = (vh + (c.dyv and 1 or 0)) * pitch
-  c.view = (c.dyv or L.ph > 0 or L.pw > 0 or L.sw > 1) and L.sw * c.plane * size <= S.copy_bytes
+  c.view = (c.dyv or L.ph + L.pw + L.eh + L.ew > 0 or L.sw > 1) and L.sw * c.plane * size <= S.copy_bytes
   if not c.view then c.tloop = nil end
   -- Rolling measured 1.5-1.9x faster without a padded copy (100x100 to 1024x1024, also
   -- with padding), but 0.65-1.3x with one (28x28 to 64x64: gcc 12 keeps the lane sums
@@ -277,7 +277,7 @@ end
 
 -- Return the grad_weight plan of layer L (V: the template names) under schedule S.
 function grad_weight.plan(L, V, S)
-  local vh, vw = L.h + 2 * L.ph, L.w + 2 * L.pw
+  local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
   local c = { kb = V.KG % 2 == 0 and 2 or 1, ntaps = L.k1 * L.k2, vh = vh,
               pitch = plan.row_pitch((vw + L.sw - 1) // L.sw, S.row_align) }
   tap_groups(L, V, S, c)

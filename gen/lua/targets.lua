@@ -16,32 +16,35 @@ local targets = {}
 --   stack        the stack one function's local arrays may take by default
 --   copies       largest zero-padded copy of one plane (or band of rows) kept
 --                on the stack; 0: no copies, border blocks everywhere
+--   frame        what a frame of the vector plans takes beyond its local arrays,
+--                at most (saved registers, spills), as the target's gcc reports
+--                it with -fstack-usage at -O2 and -Os over tests/layers.inc
 local MACHINES = {
   -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
   ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- AVX2 + FMA (Haswell and later, Zen 1 to 3): 16 ymm registers.
   ["x86-64-v3"] = { isa = "AVX2+FMA", vector = 32, registers = 16,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- Armv8-A Advanced SIMD: 32 q registers of 128 bits.
   ["aarch64"]   = { isa = "NEON", vector = 16, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- FPv4-SP: 32 single-precision registers, no double-precision unit (double is
   -- software floating point), no cache, a small stack.
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
                     fma = { float = true, double = false },
-                    cache = 0, stack = 1024, copies = 0 },
+                    cache = 0, stack = 1024, copies = 0, frame = 512 },
   -- FPv5-DP: 32 single or 16 double-precision registers.
   ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 16384, stack = 1024, copies = 0 },
+                    cache = 16384, stack = 1024, copies = 0, frame = 512 },
   -- Any C99 compiler: scalar code, no assumption about registers or FMA.
   ["generic"]   = { isa = "none", vector = 0, registers = 16,
                     fma = { float = false, double = false },
-                    cache = 32768, stack = 61440, copies = 32768 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
 }
 
 -- The register budgets below were measured on a 32-register machine (AVX-512,
@@ -64,13 +67,19 @@ end
 -- the choices of 'choice' (from --schedule, measured by 'convgen tune'; nil for the
 -- model's own): lanes (length of the lane arrays), acc (accumulators per row
 -- block), roll (0: no rolling rows; 1: where the registers allow; 2: wherever
--- the window allows).
-function targets.schedule(name, dtype, choice)
+-- the window allows).  'code' holds the code options that bound the schedule:
+-- stack_limit (bytes of one frame, 0 or nil: the target's own) and workspace
+-- (copies live in the caller's buffer, not on the stack).
+function targets.schedule(name, dtype, choice, code)
   local m = assert(MACHINES[name], "unknown target " .. tostring(name))
   local size = dtype == "float" and 4 or 8
   local regs = dtype == "double" and name == "cortex-m7" and 16 or m.registers
   local lanes = math.max(1, m.vector // size)
-  choice = choice or {}
+  choice, code = choice or {}, code or {}
+  local limit = (code.stack_limit or 0) > 0 and code.stack_limit or m.stack
+  -- What local arrays may take of the frame; copies count only without a workspace.
+  local arrays = math.max(0, limit - m.frame)
+  local copies = code.workspace and m.copies or math.min(m.copies, arrays)
   local S = {
     target = name, isa = m.isa, size = size,
     -- Elements of one vector: the lane arrays' length and the column step.
@@ -79,10 +88,16 @@ function targets.schedule(name, dtype, choice)
     -- as the first (see convgen.lua's row_pitch).
     row_align = lanes,
     fma = m.fma[dtype],
-    copy_bytes = m.copies,
+    copy_bytes = copies,
+    -- Alignment of the workspace: a vector, so copies in it start as aligned as on the stack.
+    align = math.max(size, m.vector),
+    -- Bytes of a frame beyond its local arrays (saved registers, spills, alignment),
+    -- at most: measured with -fstack-usage of the target's gcc at -O2 and -Os.
+    frame = m.frame,
     -- Lane sums of grad_weight's tap groups, at most (more taps, fewer channels).
-    part_bytes = m.copies * 3 // 4,
-    stack_bytes = m.stack,
+    part_bytes = copies * 3 // 4,
+    stack_bytes = arrays,
+    stack_limit = limit,
     -- Source rows one column strip of a rolling group spans stay in the L1 cache.
     strip_bytes = m.cache,
     roll_regs = scaled(regs, 26),

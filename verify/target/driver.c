@@ -18,6 +18,7 @@
 **           (u32 mask), written and flushed first so that verify can tell a
 **           program that never started from one that hangs; then "CVGE",
 **           faults (u32 mask of DRV_*), the output's elements. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +33,32 @@ enum { OP_FORWARD, OP_GRAD_WEIGHT, OP_GRAD_INPUT, OP_GRAD_BIAS, N_OPS };
 
 typedef CVG_T T;
 
+/* --workspace: every function takes the caller's scratch last.  The driver's
+** is NAME_WORKSPACE_BYTES at NAME_WORKSPACE_ALIGN, between output-style
+** guards, and holds all-ones bytes (NaN) so scratch read before it is written
+** shows in the output. */
+#if CVG_WORKSPACE_ARG
+#define WS_PARAM , void *
+#define WS , ws
+static unsigned char *ws;
+#else
+#define WS_PARAM
+#define WS
+#endif
+
 /* An op that the header does not list must not be in the file: a weak
 ** reference says whether it is, without failing the link when it is not. */
 #if !CVG_LISTED_FORWARD
-void CVG_FORWARD(const T *, const T *, const T *, T *) __attribute__((weak));
+void CVG_FORWARD(const T *, const T *, const T *, T * WS_PARAM) __attribute__((weak));
 #endif
 #if !CVG_LISTED_GRAD_WEIGHT
-void CVG_GRAD_WEIGHT(const T *, const T *, T *) __attribute__((weak));
+void CVG_GRAD_WEIGHT(const T *, const T *, T * WS_PARAM) __attribute__((weak));
 #endif
 #if !CVG_LISTED_GRAD_INPUT
-void CVG_GRAD_INPUT(const T *, const T *, T *) __attribute__((weak));
+void CVG_GRAD_INPUT(const T *, const T *, T * WS_PARAM) __attribute__((weak));
 #endif
 #if !CVG_LISTED_GRAD_BIAS
-void CVG_GRAD_BIAS(const T *, T *) __attribute__((weak));
+void CVG_GRAD_BIAS(const T *, T * WS_PARAM) __attribute__((weak));
 #endif
 
 static unsigned long unlisted_defined(void)
@@ -167,16 +181,16 @@ static int call(unsigned long op, T *const a[3], T *y)
 {
 	switch (op) {
 #if CVG_LISTED_FORWARD
-	case OP_FORWARD: CVG_FORWARD(a[0], a[1], a[2], y); return 1;
+	case OP_FORWARD: CVG_FORWARD(a[0], a[1], a[2], y WS); return 1;
 #endif
 #if CVG_LISTED_GRAD_WEIGHT
-	case OP_GRAD_WEIGHT: CVG_GRAD_WEIGHT(a[0], a[1], y); return 1;
+	case OP_GRAD_WEIGHT: CVG_GRAD_WEIGHT(a[0], a[1], y WS); return 1;
 #endif
 #if CVG_LISTED_GRAD_INPUT
-	case OP_GRAD_INPUT: CVG_GRAD_INPUT(a[0], a[1], y); return 1;
+	case OP_GRAD_INPUT: CVG_GRAD_INPUT(a[0], a[1], y WS); return 1;
 #endif
 #if CVG_LISTED_GRAD_BIAS
-	case OP_GRAD_BIAS: CVG_GRAD_BIAS(a[0], y); return 1;
+	case OP_GRAD_BIAS: CVG_GRAD_BIAS(a[0], y WS); return 1;
 #endif
 	default: return 0;
 	}
@@ -230,6 +244,17 @@ int main(void)
 	if (region_alloc(&y, n_out, OUT_GUARD) != 0)
 		return finish(out, DRV_NO_MEMORY, NULL);
 	memset(data(&y), 0xff, y.bytes);
+#if CVG_WORKSPACE_ARG
+	{
+		unsigned char *wbase = malloc(CVG_WORKSPACE_BYTES + 2 * GUARD + CVG_WORKSPACE_ALIGN);
+		if (!wbase)
+			return finish(out, DRV_NO_MEMORY, NULL);
+		ws = wbase + GUARD;
+		ws += (CVG_WORKSPACE_ALIGN - (uintptr_t)ws % CVG_WORKSPACE_ALIGN) % CVG_WORKSPACE_ALIGN;
+		memset(ws - GUARD, OUT_GUARD, CVG_WORKSPACE_BYTES + 2 * GUARD);
+		memset(ws, 0xff, CVG_WORKSPACE_BYTES);
+	}
+#endif
 	poison_stack();
 	if (!call(op, a, data(&y)))
 		return finish(out, DRV_BAD_CALL, NULL);
@@ -241,5 +266,11 @@ int main(void)
 		faults |= DRV_BELOW_OUTPUT;
 	if (!guard_intact(y.base + GUARD + y.bytes))
 		faults |= DRV_ABOVE_OUTPUT;
+#if CVG_WORKSPACE_ARG
+	if (!guard_intact(ws - GUARD))
+		faults |= DRV_BELOW_WORKSPACE;
+	if (!guard_intact(ws + CVG_WORKSPACE_BYTES))
+		faults |= DRV_ABOVE_WORKSPACE;
+#endif
 	return finish(out, faults, &y);
 }

@@ -8,6 +8,6 @@
 #define CVG_GUARD 1024   /* bytes before and after each array: more than any vector a kernel reads past an end */
 
 enum { DRV_INPUT_WRITTEN = 1, DRV_BELOW_OUTPUT = 2, DRV_ABOVE_OUTPUT = 4, DRV_BAD_CALL = 8,
-       DRV_NO_MEMORY = 16 };
+       DRV_NO_MEMORY = 16, DRV_BELOW_WORKSPACE = 32, DRV_ABOVE_WORKSPACE = 64 };
 
 #endif
