@@ -127,7 +127,10 @@ static void expect_rejected(const struct target *t, const char *fixture, const c
 	/* guard bytes follow the output on the target: a write past its end shows */ \
 	Test(suite, writes_past_end) { expect_rejected(t, "writes_past_end", "grad_input", "reference"); } \
 	/* the driver fills the stack with NaN on the target too */ \
-	Test(suite, uninit_partial_sum) { expect_rejected(t, "uninit_partial_sum", "grad_bias", "reference"); }
+	Test(suite, uninit_partial_sum) { expect_rejected(t, "uninit_partial_sum", "grad_bias", "reference"); } \
+	/* the driver's workspace is guarded and filled with NaN on the target */ \
+	Test(suite, workspace_overrun) { expect_rejected(t, "workspace_overrun", "grad_weight", "reference"); } \
+	Test(suite, workspace_unset) { expect_rejected(t, "workspace_unset", "grad_weight", "reference"); }
 REJECTS(exec_rejects_aarch64, &aarch64)
 REJECTS(exec_rejects_armhf, &armhf)
 REJECTS(exec_rejects_cortex_m4, &cortex_m4)

@@ -56,6 +56,12 @@ Test(verify, rejects_stride_ignored_in_grad_input)    { expect_rejected("stride_
 Test(verify, rejects_dilation_on_the_wrong_axis)      { expect_rejected("dilation_axis", "forward", "reference"); }
 Test(verify, rejects_a_write_past_the_end)            { expect_rejected("writes_past_end", "grad_input", "reference"); }
 
+Test(verify, rejects_padding_put_before_that_belongs_after) { expect_rejected("end_padding_as_start", "forward", "reference"); }
+/* The workspace ends at a guard page and holds NaN until the kernel writes it. */
+Test(verify, rejects_a_write_past_the_workspace)      { expect_rejected("workspace_overrun", "grad_weight", "reference"); }
+Test(verify, the_memory_check_sees_a_write_past_the_workspace) { expect_rejected("workspace_overrun", "grad_weight", "memory"); }
+Test(verify, rejects_scratch_read_before_it_is_written) { expect_rejected("workspace_unset", "grad_weight", "reference"); }
+
 /* A local read before it is written: verify poisons the stack with NaN. */
 Test(verify, rejects_a_partial_sum_left_unset) { expect_rejected("uninit_partial_sum", "grad_bias", "reference"); }
 

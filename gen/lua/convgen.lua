@@ -160,6 +160,30 @@ local function stack_bytes(V)
            grad_bias = V.LANES * size }
 end
 
+-- Return the bytes each op's frame may take beyond its local arrays: the
+-- target's base (saved registers, alignment) plus, should the compiler spill
+-- every value the plan keeps live, a slot for each: the weights a gather
+-- hoists (one vector each, broadcast) and its largest group's lane sums; the
+-- taps of a grad_weight group.  Checked against -fstack-usage in test_layers.
+local function spill_bytes(V)
+  local S = V.S
+  local vec = math.max(1, S.lanes) * S.size
+  local function gather(P)
+    local accs = 0
+    local function count(groups)
+      for _, g in ipairs(groups) do accs = math.max(accs, #g.accs * g.lanes) end
+    end
+    if P.BANDS then
+      for _, band in ipairs(P.BANDS) do count(band.groups) end
+    else
+      count(P.GROUPS)
+    end
+    return S.frame + #P.WEIGHTS * vec + accs * S.size
+  end
+  return { forward = gather(V.F), grad_input = gather(V.GI),
+           grad_weight = S.frame + 2 * V.GW.TG * vec, grad_bias = S.frame }
+end
+
 -- Return the schedule choices 'convgen tune' times for layer 'L'.
 function convgen.candidates(L)
   return targets.candidates(L.target, L.dtype)
@@ -203,17 +227,17 @@ function convgen.generate(L, texts)
   -- A whole number of alignments, so an array that ends the workspace ends it exactly.
   V.WORKSPACE_BYTES = (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align * V.S.align
   local h = render("header.h.in")
-  local bodies, stack, arrays = {}, {}, stack_bytes(V)
+  local bodies, stack, arrays, spills = {}, {}, stack_bytes(V), spill_bytes(V)
   for _, op in ipairs(L.ops) do
-    if arrays[op] + V.S.frame > V.S.stack_limit then
+    if arrays[op] + spills[op] > V.S.stack_limit then
       return nil, string.format("--stack-limit %d: %s's frame may take up to %d bytes with the %s schedule "
         .. "(%d of local arrays and %d for registers); give a larger limit%s", V.S.stack_limit, op,
-        arrays[op] + V.S.frame, L.target, arrays[op], V.S.frame, L.workspace and "" or " or --workspace")
+        arrays[op] + spills[op], L.target, arrays[op], spills[op], L.workspace and "" or " or --workspace")
     end
   end
   for _, op in ipairs(L.ops) do
     bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
-    stack[#stack + 1] = string.format("%s %d", op, arrays[op] + V.S.frame)
+    stack[#stack + 1] = string.format("%s %d", op, arrays[op] + spills[op])
   end
   V.STACK_LINE = table.concat(stack, ", ")
   local c = { render("source.c.in") }
