@@ -23,28 +23,28 @@ local MACHINES = {
   -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
   ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 512 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- AVX2 + FMA (Haswell and later, Zen 1 to 3): 16 ymm registers.
   ["x86-64-v3"] = { isa = "AVX2+FMA", vector = 32, registers = 16,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 512 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- Armv8-A Advanced SIMD: 32 q registers of 128 bits.
   ["aarch64"]   = { isa = "NEON", vector = 16, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 512 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
   -- FPv4-SP: 32 single-precision registers, no double-precision unit (double is
   -- software floating point), no cache, a small stack.
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
                     fma = { float = true, double = false },
-                    cache = 0, stack = 1024, copies = 0, frame = 256 },
+                    cache = 0, stack = 1024, copies = 0, frame = 512 },
   -- FPv5-DP: 32 single or 16 double-precision registers.
   ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 16384, stack = 1024, copies = 0, frame = 256 },
+                    cache = 16384, stack = 1024, copies = 0, frame = 512 },
   -- Any C99 compiler: scalar code, no assumption about registers or FMA.
   ["generic"]   = { isa = "none", vector = 0, registers = 16,
                     fma = { float = false, double = false },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 512 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
 }
 
 -- The register budgets below were measured on a 32-register machine (AVX-512,
