@@ -2,6 +2,7 @@
 -- text of NAME.h and NAME.c.  C has already refused every layer that makes
 -- no sense, so an error raised here is a generator bug.
 
+local direct = require "direct"
 local gather = require "gather"
 local grad_weight = require "grad_weight"
 local plan = require "plan"
@@ -74,17 +75,28 @@ local function template_vars(L)
   local code = { stack_limit = L.stack_limit, workspace = L.workspace }
   local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op], code) end
   V.S = schedule()
-  V.F = gather.forward(L, V, schedule("forward"))
-  V.GI = gather.grad_input(L, V, schedule("grad_input"))
-  V.GW = grad_weight.plan(L, V, schedule("grad_weight"))
-  V.LANES = schedule("grad_bias").bias_lanes
-  V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
-
-  -- Cost per call, counted from the multiply-adds the plans emit, times the
-  -- loops around them.
-  local fm = L.n * L.k * V.CG * V.F.MACS // V.F.NB
-  local gim = L.n * L.c * V.KG * V.GI.MACS // V.GI.NB
-  local gwm = L.k * V.CG * L.n * V.GW.MACS
+  -- The scalar schedule: for targets without vectors, and for channels-last
+  -- tensors, which the vector plans do not read.
+  V.DIRECT = V.S.direct or L.layout == "nhwc"
+  local fm, gim, gwm
+  if V.DIRECT then
+    V.D = { forward = direct.forward(L, V, schedule("forward")),
+            grad_input = direct.grad_input(L, V, schedule("grad_input")),
+            grad_weight = direct.grad_weight(L, V, schedule("grad_weight")),
+            grad_bias = direct.grad_bias(L, V, schedule("grad_bias")) }
+    fm, gim, gwm = V.D.forward.MACS, V.D.grad_input.MACS, V.D.grad_weight.MACS
+  else
+    V.F = gather.forward(L, V, schedule("forward"))
+    V.GI = gather.grad_input(L, V, schedule("grad_input"))
+    V.GW = grad_weight.plan(L, V, schedule("grad_weight"))
+    V.LANES = schedule("grad_bias").bias_lanes
+    V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
+    -- Cost per call, counted from the multiply-adds the plans emit, times the
+    -- loops around them.
+    fm = L.n * L.k * V.CG * V.F.MACS // V.F.NB
+    gim = L.n * L.c * V.KG * V.GI.MACS // V.GI.NB
+    gwm = L.k * V.CG * L.n * V.GW.MACS
+  end
   local costs = {
     forward = string.format("forward %d mul %d add", fm, fm),
     grad_weight = string.format("grad_weight %d mul %d add", gwm, gwm),
@@ -95,7 +107,7 @@ local function template_vars(L)
   local seen = {}
   for _, op in ipairs(L.ops) do
     V.COST_LINES[#V.COST_LINES + 1] = costs[op]
-    local name = TEMPLATE_OF[op]
+    local name = V.DIRECT and "direct.c.in" or TEMPLATE_OF[op]
     if not seen[name] then
       seen[name] = true
       V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
@@ -200,9 +212,6 @@ function convgen.generate(L, texts)
   for _, op in ipairs(OP_ORDER) do
     if asked[op] then L.ops[#L.ops + 1] = op end
   end
-  if L.layout == "nhwc" then
-    return nil, "--layout nhwc: no schedule for channels-last tensors yet"
-  end
   local V = template_vars(L)
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
@@ -221,13 +230,20 @@ function convgen.generate(L, texts)
   V.BANDS = function(P, buf, src, out_w, first, indent)
     return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first }, indent)
   end
-  local ws = workspace(V)
+  local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0 } or workspace(V)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
   for _, op in ipairs(L.ops) do V.WORKSPACE_BYTES = math.max(V.WORKSPACE_BYTES, ws[op]) end
   -- A whole number of alignments, so an array that ends the workspace ends it exactly.
   V.WORKSPACE_BYTES = (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align * V.S.align
   local h = render("header.h.in")
-  local bodies, stack, arrays, spills = {}, {}, stack_bytes(V), spill_bytes(V)
+  local bodies, stack, arrays, spills = {}, {}, {}, {}
+  if V.DIRECT then
+    for op, P in pairs(V.D) do
+      arrays[op], spills[op] = 0, direct.frame(V.S, P.LIVE)
+    end
+  else
+    arrays, spills = stack_bytes(V), spill_bytes(V)
+  end
   for _, op in ipairs(L.ops) do
     if arrays[op] + spills[op] > V.S.stack_limit then
       return nil, string.format("--stack-limit %d: %s's frame may take up to %d bytes with the %s schedule "
@@ -236,7 +252,11 @@ function convgen.generate(L, texts)
     end
   end
   for _, op in ipairs(L.ops) do
-    bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
+    if V.DIRECT then
+      bodies[#bodies + 1] = render("direct.c.in", setmetatable({ P = V.D[op], OP = op }, { __index = V }))
+    else
+      bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
+    end
     stack[#stack + 1] = string.format("%s %d", op, arrays[op] + spills[op])
   end
   V.STACK_LINE = table.concat(stack, ", ")

@@ -16,6 +16,7 @@ local targets = {}
 --   stack        the stack one function's local arrays may take by default
 --   copies       largest zero-padded copy of one plane (or band of rows) kept
 --                on the stack; 0: no copies, border blocks everywhere
+--   direct       the scalar schedule of direct.lua: no vector unit to shape for
 --   frame        what a frame takes beyond its local arrays and spilled values,
 --                at most (saved registers, alignment), as the target's gcc
 --                reports it with -fstack-usage at -O2 and -Os over tests/layers.inc
@@ -23,28 +24,28 @@ local MACHINES = {
   -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
   ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024, direct_frame = 256 },
   -- AVX2 + FMA (Haswell and later, Zen 1 to 3): 16 ymm registers.
   ["x86-64-v3"] = { isa = "AVX2+FMA", vector = 32, registers = 16,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024, direct_frame = 256 },
   -- Armv8-A Advanced SIMD: 32 q registers of 128 bits.
   ["aarch64"]   = { isa = "NEON", vector = 16, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024, direct_frame = 256 },
   -- FPv4-SP: 32 single-precision registers, no double-precision unit (double is
   -- software floating point), no cache, a small stack.
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
                     fma = { float = true, double = false },
-                    cache = 0, stack = 1024, copies = 0, frame = 512 },
+                    cache = 0, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true },
   -- FPv5-DP: 32 single or 16 double-precision registers.
   ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 16384, stack = 1024, copies = 0, frame = 512 },
+                    cache = 16384, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true },
   -- Any C99 compiler: scalar code, no assumption about registers or FMA.
   ["generic"]   = { isa = "none", vector = 0, registers = 16,
                     fma = { float = false, double = false },
-                    cache = 32768, stack = 61440, copies = 32768, frame = 1024 },
+                    cache = 32768, stack = 61440, copies = 32768, frame = 1024, direct_frame = 256, direct = true },
 }
 
 -- The register budgets below were measured on a 32-register machine (AVX-512,
@@ -73,7 +74,11 @@ end
 function targets.schedule(name, dtype, choice, code)
   local m = assert(MACHINES[name], "unknown target " .. tostring(name))
   local size = dtype == "float" and 4 or 8
-  local regs = dtype == "double" and name == "cortex-m7" and 16 or m.registers
+  -- Doubles: 16 FPv5 registers; on FPv4-SP, software floating point in pairs of
+  -- the 13 core registers the compiler allocates.
+  local regs = m.registers
+  if dtype == "double" and name == "cortex-m7" then regs = 16 end
+  if dtype == "double" and name == "cortex-m4" then regs = 6 end
   local lanes = math.max(1, m.vector // size)
   choice, code = choice or {}, code or {}
   local limit = (code.stack_limit or 0) > 0 and code.stack_limit or m.stack
@@ -88,12 +93,16 @@ function targets.schedule(name, dtype, choice, code)
     -- as the first (see convgen.lua's row_pitch).
     row_align = lanes,
     fma = m.fma[dtype],
+    registers = regs,
+    direct = m.direct or false,
     copy_bytes = copies,
     -- Alignment of the workspace: a vector, so copies in it start as aligned as on the stack.
     align = math.max(size, m.vector),
     -- Bytes of a frame beyond its local arrays (saved registers, spills, alignment),
     -- at most: measured with -fstack-usage of the target's gcc at -O2 and -Os.
     frame = m.frame,
+    -- The same for the scalar schedule's frames, which hold no arrays.
+    direct_frame = m.direct_frame,
     -- Lane sums of grad_weight's tap groups, at most (more taps, fewer channels).
     part_bytes = copies * 3 // 4,
     stack_bytes = arrays,

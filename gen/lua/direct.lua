@@ -1,0 +1,309 @@
+-- direct.lua: the scalar schedule, for a floating-point unit without vectors
+-- (Cortex-M, any C99 compiler) and for channels-last tensors.  No local arrays,
+-- no copies, no library calls: each op walks the blocks of positions whose
+-- kernel taps are the same (plan.lua, decided at generation time) and keeps a
+-- block of outputs in scalar registers, so each weight and each source element
+-- loaded feeds several multiply-adds.  Every index is an int expression from
+-- the strides of the layout, in one place (strides below); the templates
+-- print what this file returns.
+
+local plan = require "plan"
+
+local direct = {}
+
+-- Return the strides, in elements, of the layer's four arrays: I and its
+-- gradient (n, c, y, x), Y and its gradient (n, k, i, j), the weight
+-- (k, c, m, q).  NCHW and OIHW, or with --layout nhwc NHWC and OHWI.
+function direct.strides(L)
+  local cg = L.c // L.g
+  if L.layout == "nhwc" then
+    return { I = { n = L.h * L.w * L.c, c = 1, y = L.w * L.c, x = L.c },
+             Y = { n = L.oh * L.ow * L.k, c = 1, y = L.ow * L.k, x = L.k },
+             W = { k = L.k1 * L.k2 * cg, c = 1, m = L.k2 * cg, q = cg } }
+  end
+  return { I = { n = L.c * L.h * L.w, c = L.h * L.w, y = L.w, x = 1 },
+           Y = { n = L.k * L.oh * L.ow, c = L.oh * L.ow, y = L.ow, x = 1 },
+           W = { k = cg * L.k1 * L.k2, c = L.k1 * L.k2, m = L.k2, q = 1 } }
+end
+
+-- Return the bytes a frame of the scalar schedule takes at most, when its
+-- largest block has 'values' scalars that the compiler may all spill: a slot
+-- each, and the target's allowance for saved registers.  test_layers checks it
+-- against gcc's -fstack-usage on every target, at -O2 and -Os.
+function direct.frame(S, values)
+  return S.direct_frame + values * S.size
+end
+
+-- Return the largest divisor of 'n' that is at most 'cap' (at least 1).
+local function divisor_at_most(n, cap)
+  for d = math.max(1, math.min(n, cap)), 1, -1 do
+    if n % d == 0 then return d end
+  end
+  return 1
+end
+
+-- The register budget of one block: what the FPU holds for T, less a few for
+-- the compiler's own temporaries.
+local function budget(S)
+  return math.max(4, S.registers - 4)
+end
+
+-- Return the blocks of a gather from its row and column segments (plan.lua's
+-- forward_axis or grad_input_axis): output position (rstep*u + rphase,
+-- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
+-- csrc*v + off_q).  Each block is { u0, u1, v0, v1, rows, cols, taps }.
+local function gather_blocks(rsegs, csegs)
+  local blocks = {}
+  for _, rs in ipairs(rsegs) do
+    for _, cs in ipairs(csegs) do
+      for _, r in ipairs(rs.runs) do
+        for _, c in ipairs(cs.runs) do
+          local taps = {}
+          for _, tm in ipairs(r.taps) do
+            for _, tq in ipairs(c.taps) do
+              taps[#taps + 1] = { m = tm.t, q = tq.t, roff = tm.off, coff = tq.off }
+            end
+          end
+          blocks[#blocks + 1] = { u0 = r.first, u1 = r.last + 1, v0 = c.first, v1 = c.last + 1,
+                                  rows = rs, cols = cs, taps = taps }
+        end
+      end
+    end
+  end
+  return blocks
+end
+
+-- Fill in the C text of gather block 'b' of plan 'P': its loops over u and v
+-- in register blocks of R columns, OB output channels each.
+local function gather_text(P, b, OB, R, T, madd)
+  local rs, cs = b.rows, b.cols
+  -- Index of the position's output, and of its tap (0, 0) source, from u and v.
+  b.out = plan.linear({ { "u", rs.step * P.OY }, { "v", cs.step * P.OX } },
+                      rs.phase * P.OY + cs.phase * P.OX)
+  b.src = plan.linear({ { "u", rs.src_step * P.SY }, { "v", cs.src_step * P.SX } }, 0)
+  b.full = {}
+  local function variant(r)
+    local lines, stores = {}, {}
+    for o = 0, OB - 1 do
+      for k = 0, r - 1 do
+        lines[#lines + 1] = string.format("%s a%d_%d = %s;", T, o, k, P.init(o))
+      end
+    end
+    local body = {}
+    for _, t in ipairs(b.taps) do
+      for o = 0, OB - 1 do
+        body[#body + 1] = string.format("const %s w%d_m%d_q%d = weight[wi + %d];", T, o, t.m, t.q,
+                                        o * P.WO + t.m * P.WM + t.q * P.WQ)
+      end
+      for k = 0, r - 1 do
+        body[#body + 1] = string.format("const %s x%d_m%d_q%d = %s[si + %d];", T, k, t.m, t.q, P.SRC,
+                                        t.roff * P.SY + (t.coff + k * cs.src_step) * P.SX)
+      end
+      for o = 0, OB - 1 do
+        for k = 0, r - 1 do
+          body[#body + 1] = string.format("a%d_%d = %s(x%d_m%d_q%d, w%d_m%d_q%d, a%d_%d);",
+                                          o, k, madd, k, t.m, t.q, o, t.m, t.q, o, k)
+        end
+      end
+    end
+    for o = 0, OB - 1 do
+      for k = 0, r - 1 do
+        stores[#stores + 1] = string.format("%s[oi + %d] = a%d_%d;", P.OUT,
+                                            o * P.OO + k * cs.step * P.OX, o, k)
+      end
+    end
+    return { r = r, init = lines, body = body, stores = stores }
+  end
+  b.variants = {}
+  local width = b.v1 - b.v0
+  if R > 1 and width >= R then
+    b.variants[#b.variants + 1] = variant(R)
+    b.vmain = b.v0 + width // R * R
+  else
+    b.vmain = b.v0
+  end
+  if b.vmain < b.v1 then b.variants[#b.variants + 1] = variant(1) end
+  return #b.taps * width * (b.u1 - b.u0)
+end
+
+-- Return the plan of a gather under schedule S, from its geometry G.
+local function gather_plan(L, S, G)
+  local blocks = gather_blocks(G.rows, G.cols)
+  local most = 0
+  for _, b in ipairs(blocks) do most = math.max(most, #b.taps) end
+  local regs = budget(S)
+  -- Columns a block holds (R) and output channels (OB): R*OB sums, R sources and
+  -- OB weights of one tap live at once, and the frame must hold every value of
+  -- the block should the compiler load them all early (direct.frame).
+  local R, ob = 1, 1
+  for r = math.min(4, math.max(1, regs // 4)), 1, -1 do
+    local o = divisor_at_most(G.group_out, (regs - r) // (r + 1))
+    while o > 1 and direct.frame(S, o * r + most * (o + r)) > S.stack_limit do
+      o = divisor_at_most(G.group_out, o - 1)
+    end
+    if direct.frame(S, o * r + most * (o + r)) <= S.stack_limit then
+      R, ob = r, o
+      break
+    end
+  end
+  local P = G.P
+  P.OB, P.R, P.MACS = ob, R, 0
+  -- Register blocks only where the whole window is valid; the border blocks are
+  -- few positions, and there one output at a time keeps the code small, in a
+  -- second pass over the channels.
+  local inner = { ob = ob, blocks = {} }
+  local border = ob > 1 and { ob = 1, blocks = {} } or inner
+  for _, b in ipairs(blocks) do
+    local full = #b.taps == most
+    local pass = full and inner or border
+    P.MACS = P.MACS + gather_text(P, b, pass.ob, full and R or 1, L.dtype, L.name .. "_MADD")
+    pass.blocks[#pass.blocks + 1] = b
+  end
+  P.PASSES = { inner }
+  if border ~= inner and #border.blocks > 0 then P.PASSES[2] = border end
+  P.HAS_TAPS = most > 0
+  P.MACS = P.MACS * G.sum_count * G.out_count * L.n
+  -- Values of the largest block: its sums, and every tap's sources and weights.
+  P.LIVE = ob * R + most * (ob + R)
+  return P
+end
+
+-- Return the forward plan: Y[n,k] gathered from the input channels of k's group.
+function direct.forward(L, V, S)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local P = {
+    OP = "forward", OUT = "output", SRC = "input",
+    PARAMS = string.format("const %s *restrict input, const %s *restrict weight, const %s *restrict bias, "
+      .. "%s *restrict output%s", L.dtype, L.dtype, L.dtype, L.dtype, V.WS_PARAM),
+    OUTER = "k", OUTER_COUNT = L.k, SUM = "c", SUM_COUNT = cg,
+    -- Bases at (n, outer channel), and the strides of the summed channel.
+    SRC_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c } }, 0),
+    SRC_SUM = st.I.c, W_BASE = plan.linear({ { "k", st.W.k } }, 0), W_SUM = st.W.c,
+    OUT_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
+    SY = st.I.y, SX = st.I.x, OY = st.Y.y, OX = st.Y.x, OO = st.Y.c,
+    WO = st.W.k, WM = st.W.m, WQ = st.W.q,
+    BIAS = true,
+    init = function(o) return "b" .. o end,
+  }
+  return gather_plan(L, S, {
+    P = P, group_out = kg, sum_count = cg, out_count = L.k,
+    rows = plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh),
+    cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw),
+  })
+end
+
+-- Return the grad_input plan: dI[n,ch] gathered, phase by phase, from dY of
+-- the output channels of ch's group.
+function direct.grad_input(L, V, S)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local group = cg == 1 and "c" or ("c / " .. cg)
+  local P = {
+    OP = "grad_input", OUT = "grad_input", SRC = "grad_output",
+    PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
+      .. "%s *restrict grad_input%s", L.dtype, L.dtype, L.dtype, V.WS_PARAM),
+    OUTER = "c", OUTER_COUNT = L.c, SUM = "k", SUM_COUNT = kg,
+    SRC_BASE = plan.linear({ { "n", st.Y.n }, { group, kg * st.Y.c } }, 0), SRC_SUM = st.Y.c,
+    W_BASE = plan.linear({ { group, kg * st.W.k }, { cg == 1 and "0" or ("c % " .. cg), st.W.c } }, 0),
+    W_SUM = st.W.k,
+    OUT_BASE = plan.linear({ { "n", st.I.n }, { "c", st.I.c } }, 0),
+    SY = st.Y.y, SX = st.Y.x, OY = st.I.y, OX = st.I.x, OO = st.I.c,
+    WO = st.W.c, WM = st.W.m, WQ = st.W.q,
+    init = function() return "0" end,
+  }
+  if cg == 1 then P.W_BASE = plan.linear({ { "c", kg * st.W.k } }, 0) end
+  return gather_plan(L, S, {
+    P = P, group_out = cg, sum_count = kg, out_count = L.c,
+    rows = plan.grad_input_axis(L.h, L.oh, L.k1, L.sh, L.ph, L.dh),
+    cols = plan.grad_input_axis(L.w, L.ow, L.k2, L.sw, L.pw, L.dw),
+  })
+end
+
+-- Return the grad_weight plan: for KB output channels and one input channel at
+-- a time, the sums of a group of taps stay in registers over the whole batch
+-- and every position; each dY element loaded feeds all of them.
+function direct.grad_weight(L, V, S)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local regs = budget(S)
+  local ntaps = L.k1 * L.k2
+  local kb = divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
+  local tg = math.max(1, math.min(ntaps, regs // kb - 1))
+  -- Sums, one dY per channel and one source per tap, all of which may spill.
+  while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
+  local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh),
+                               plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw))
+  local T, madd = L.dtype, L.name .. "_MADD"
+  local P = {
+    PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
+      .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
+    KB = kb, TG = tg, GROUPS = {}, MACS = 0, LIVE = kb * tg + kb + tg,
+    X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
+                           { "c", st.I.c } }, 0),
+    D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
+    W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
+  }
+  for t0 = 0, ntaps - 1, tg do
+    local grp = { accs = {}, stores = {}, blocks = {} }
+    local inside = {}
+    for t = t0, math.min(ntaps, t0 + tg) - 1 do
+      local m, q = t // L.k2, t % L.k2
+      inside[t] = true
+      for o = 0, kb - 1 do
+        grp.accs[#grp.accs + 1] = string.format("%s a%d_m%d_q%d = 0;", T, o, m, q)
+        grp.stores[#grp.stores + 1] = string.format("grad_weight[wi + %d] = a%d_m%d_q%d;",
+                                                    o * st.W.k + m * st.W.m + q * st.W.q, o, m, q)
+      end
+    end
+    for _, b in ipairs(blocks) do
+      local body = {}
+      for o = 0, kb - 1 do
+        body[#body + 1] = string.format("const %s d%d = grad_output[di + %d + oi];", T, o, o * st.Y.c)
+      end
+      local n = 0
+      for _, t in ipairs(b.taps) do
+        if inside[t.m * L.k2 + t.q] then
+          n = n + 1
+          body[#body + 1] = string.format("const %s x_m%d_q%d = input[xi + %d + si];", T, t.m, t.q,
+                                          t.roff * st.I.y + t.coff * st.I.x)
+          for o = 0, kb - 1 do
+            body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d, x_m%d_q%d, a%d_m%d_q%d);",
+                                            o, t.m, t.q, madd, o, t.m, t.q, o, t.m, t.q)
+          end
+        end
+      end
+      if n > 0 then
+        grp.blocks[#grp.blocks + 1] = {
+          u0 = b.u0, u1 = b.u1, v0 = b.v0, v1 = b.v1, body = body,
+          out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
+          src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
+        }
+        P.MACS = P.MACS + n * kb * (b.u1 - b.u0) * (b.v1 - b.v0)
+      end
+    end
+    P.GROUPS[#P.GROUPS + 1] = grp
+    P.HAS_TAPS = P.HAS_TAPS or #grp.blocks > 0
+  end
+  P.MACS = P.MACS * L.n * cg * (L.k // kb)
+  return P
+end
+
+-- Return the grad_bias plan: ACC independent sums over each output channel's
+-- positions (a chain of dependent adds would wait on the FPU's latency).
+function direct.grad_bias(L, V, S)
+  local st = direct.strides(L)
+  local acc = math.min(4, L.oh * L.ow)
+  local P = {
+    PARAMS = string.format("const %s *restrict grad_output, %s *restrict grad_bias%s", L.dtype, L.dtype,
+                           V.WS_PARAM),
+    ACC = acc, COUNT = L.oh * L.ow, MAIN = L.oh * L.ow - L.oh * L.ow % acc,
+    BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
+    -- Positions (i, j) in order are evenly spaced in either layout.
+    STEP = L.layout == "nhwc" and L.k or 1, LIVE = acc + 1,
+    SUM_TEXT = ({ "s0", "s0 + s1", "(s0 + s1) + s2", "(s0 + s1) + (s2 + s3)" })[acc],
+  }
+  return P
+end
+
+return direct
