@@ -47,7 +47,7 @@ end
 
 -- Return the names every template sees: the layer's numbers in docs/math.md's
 -- letters and the precomputed plan.
-local function template_vars(L)
+local function template_vars(L, scalar)
   local V = {
     VERSION = L.version, NAME = L.name, T = L.dtype, TARGET = L.target,
     N = L.n, C = L.c, K = L.k, G = L.g, H = L.h, W = L.w, K1 = L.k1, K2 = L.k2,
@@ -77,7 +77,7 @@ local function template_vars(L)
   V.S = schedule()
   -- The scalar schedule: for targets without vectors, and for channels-last
   -- tensors, which the vector plans do not read.
-  V.DIRECT = V.S.direct or L.layout == "nhwc"
+  V.DIRECT = scalar or V.S.direct or L.layout == "nhwc" or L.optimize == "size"
   local fm, gim, gwm
   if V.DIRECT then
     V.D = { forward = direct.forward(L, V, schedule("forward")),
@@ -85,6 +85,8 @@ local function template_vars(L)
             grad_weight = direct.grad_weight(L, V, schedule("grad_weight")),
             grad_bias = direct.grad_bias(L, V, schedule("grad_bias")) }
     fm, gim, gwm = V.D.forward.MACS, V.D.grad_input.MACS, V.D.grad_weight.MACS
+    V.SIZE = L.optimize == "size"
+    if V.SIZE then V.Z = direct.size_plan(L, V) end
   else
     V.F = gather.forward(L, V, schedule("forward"))
     V.GI = gather.grad_input(L, V, schedule("grad_input"))
@@ -107,7 +109,8 @@ local function template_vars(L)
   local seen = {}
   for _, op in ipairs(L.ops) do
     V.COST_LINES[#V.COST_LINES + 1] = costs[op]
-    local name = V.DIRECT and "direct.c.in" or TEMPLATE_OF[op]
+    local name = V.SIZE and op ~= "grad_bias" and "direct_size.c.in" or V.DIRECT and "direct.c.in"
+      or TEMPLATE_OF[op]
     if not seen[name] then
       seen[name] = true
       V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
@@ -196,6 +199,27 @@ local function spill_bytes(V)
            grad_weight = S.frame + 2 * V.GW.TG * vec, grad_bias = S.frame }
 end
 
+-- Return the bytes of local arrays and the other bytes each op's frame may take,
+-- and, when one of them exceeds the stack limit, a message that says so.
+local function frames(V, L)
+  local arrays, spills = {}, {}
+  if V.DIRECT then
+    for op, P in pairs(V.D) do
+      arrays[op], spills[op] = 0, direct.frame(V.S, P.LIVE)
+    end
+  else
+    arrays, spills = stack_bytes(V), spill_bytes(V)
+  end
+  for _, op in ipairs(L.ops) do
+    if arrays[op] + spills[op] > V.S.stack_limit then
+      return arrays, spills, string.format("--stack-limit %d: %s's frame may take up to %d bytes "
+        .. "with any schedule of target %s (%d of local arrays, %d for registers and spills); give a larger limit",
+        V.S.stack_limit, op, arrays[op] + spills[op], L.target, arrays[op], spills[op])
+    end
+  end
+  return arrays, spills, nil
+end
+
 -- Return the schedule choices 'convgen tune' times for layer 'L'.
 function convgen.candidates(L)
   return targets.candidates(L.target, L.dtype)
@@ -212,7 +236,14 @@ function convgen.generate(L, texts)
   for _, op in ipairs(OP_ORDER) do
     if asked[op] then L.ops[#L.ops + 1] = op end
   end
-  local V = template_vars(L)
+  local V = template_vars(L, false)
+  local arrays, spills, over = frames(V, L)
+  if over and not V.DIRECT then
+    -- The vector plans' scratch does not fit the limit: the scalar schedule needs none.
+    V = template_vars(L, true)
+    arrays, spills, over = frames(V, L)
+  end
+  if over then return nil, over end
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
   end
@@ -236,23 +267,11 @@ function convgen.generate(L, texts)
   -- A whole number of alignments, so an array that ends the workspace ends it exactly.
   V.WORKSPACE_BYTES = (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align * V.S.align
   local h = render("header.h.in")
-  local bodies, stack, arrays, spills = {}, {}, {}, {}
-  if V.DIRECT then
-    for op, P in pairs(V.D) do
-      arrays[op], spills[op] = 0, direct.frame(V.S, P.LIVE)
-    end
-  else
-    arrays, spills = stack_bytes(V), spill_bytes(V)
-  end
+  local bodies, stack = {}, {}
   for _, op in ipairs(L.ops) do
-    if arrays[op] + spills[op] > V.S.stack_limit then
-      return nil, string.format("--stack-limit %d: %s's frame may take up to %d bytes with the %s schedule "
-        .. "(%d of local arrays and %d for registers); give a larger limit%s", V.S.stack_limit, op,
-        arrays[op] + spills[op], L.target, arrays[op], spills[op], L.workspace and "" or " or --workspace")
-    end
-  end
-  for _, op in ipairs(L.ops) do
-    if V.DIRECT then
+    if V.SIZE and op ~= "grad_bias" then
+      bodies[#bodies + 1] = render("direct_size.c.in", setmetatable({ OP = op }, { __index = V }))
+    elseif V.DIRECT then
       bodies[#bodies + 1] = render("direct.c.in", setmetatable({ P = V.D[op], OP = op }, { __index = V }))
     else
       bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))

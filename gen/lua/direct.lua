@@ -136,8 +136,9 @@ local function gather_plan(L, S, G)
   -- OB weights of one tap live at once, and the frame must hold every value of
   -- the block should the compiler load them all early (direct.frame).
   local R, ob = 1, 1
-  for r = math.min(4, math.max(1, regs // 4)), 1, -1 do
-    local o = divisor_at_most(G.group_out, (regs - r) // (r + 1))
+  -- --optimize size: one output at a time, the smallest code.
+  for r = L.optimize == "size" and 1 or math.min(4, math.max(1, regs // 4)), 1, -1 do
+    local o = L.optimize == "size" and 1 or divisor_at_most(G.group_out, (regs - r) // (r + 1))
     while o > 1 and direct.frame(S, o * r + most * (o + r)) > S.stack_limit do
       o = divisor_at_most(G.group_out, o - 1)
     end
@@ -228,7 +229,7 @@ function direct.grad_weight(L, V, S)
   local cg, kg = L.c // L.g, L.k // L.g
   local regs = budget(S)
   local ntaps = L.k1 * L.k2
-  local kb = divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
+  local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
   local tg = math.max(1, math.min(ntaps, regs // kb - 1))
   -- Sums, one dY per channel and one source per tap, all of which may spill.
   while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
@@ -302,6 +303,34 @@ function direct.grad_bias(L, V, S)
     -- Positions (i, j) in order are evenly spaced in either layout.
     STEP = L.layout == "nhwc" and L.k or 1, LIVE = acc + 1,
     SUM_TEXT = ({ "s0", "s0 + s1", "(s0 + s1) + s2", "(s0 + s1) + (s2 + s3)" })[acc],
+  }
+  return P
+end
+
+-- Return the plan of --optimize size: one loop nest per op whose kernel taps
+-- are bounded at run time, once per output row and column, so its size does
+-- not grow with the border cases; grad_input scatters each dY element over the
+-- inputs its window read (as forward's loops walk them).
+function direct.size_plan(L, V)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local T = L.dtype
+  local group = kg == 1 and "k" or ("k / " .. kg)
+  local P = {
+    FORWARD_PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
+      .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM),
+    GRAD_WEIGHT_PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
+      .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
+    GRAD_INPUT_PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
+      .. "%s *restrict grad_input%s", T, T, T, V.WS_PARAM),
+    -- Elements of I (channel c of k's group, position y, x), Y (k; i, j), W (k, c, m, q).
+    X = plan.linear({ { "n", st.I.n }, { group, cg * st.I.c }, { "c", st.I.c }, { "y", st.I.y },
+                      { "x", st.I.x } }, 0),
+    Y = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c }, { "i", st.Y.y }, { "j", st.Y.x } }, 0),
+    W = plan.linear({ { "k", st.W.k }, { "c", st.W.c }, { "m", st.W.m }, { "q", st.W.q } }, 0),
+    -- Source row and column of tap (m, q) at output (i, j).
+    ROW = plan.linear({ { "i", L.sh }, { "m", L.dh } }, -L.ph),
+    COL = plan.linear({ { "j", L.sw }, { "q", L.dw } }, -L.pw),
   }
   return P
 end
