@@ -121,11 +121,13 @@ static void check_layer(const char *opts, const char *dtype)
 	remove_dir(dir);
 }
 
-/* Each target's schedule of the same layer, in both dtypes: generated, built
-** strictly by gcc, its frames checked against the header under the target's own
-** gcc ('target_cc') at -O2 and -Os, and proven by 'convgen verify --file' (the
-** code is plain C99 for any machine; the target only shapes it). */
-static void check_target(const char *opts, const char *target, const char *target_cc, int limit)
+/* Each target's schedule of the same layer, with code options 'code', in
+** 'dtype' (NULL: both): generated, built strictly by gcc, its frames checked against the
+** header under the target's own gcc ('target_cc') at -O2 and -Os, and proven by
+** 'convgen verify --file' (the code is plain C99 for any machine; the target
+** only shapes it). */
+static void check_code(const char *opts, const char *target, const char *code, const char *dtype,
+                       const char *target_cc, int limit)
 {
 	static const char *const dtypes[] = { "float", "double" };
 	char dir[256], all[512], cmd[2048];
@@ -134,7 +136,9 @@ static void check_target(const char *opts, const char *target, const char *targe
 	cr_assert(scratch_dir(dir, sizeof dir));
 	setenv("CFLAGS", "-O2 -march=native", 1);
 	for (d = 0; d < 2; d++) {
-		snprintf(all, sizeof all, "%s --dtype %s --target %s", opts, dtypes[d], target);
+		if (dtype && strcmp(dtype, dtypes[d]) != 0)
+			continue;
+		snprintf(all, sizeof all, "%s --dtype %s --target %s%s", opts, dtypes[d], target, code);
 		cr_assert_eq(generate(dir, "conv", all), 0, "convgen generate %s failed", all);
 		snprintf(cmd, sizeof cmd, "gcc " STRICT " -O2 -c %s/conv.c -o %s/conv.o", dir, dir);
 		cr_expect_eq(run_shell(cmd), 0, "%s (layer: %s)", cmd, all);
@@ -146,6 +150,11 @@ static void check_target(const char *opts, const char *target, const char *targe
 	}
 	free(r);
 	remove_dir(dir);
+}
+
+static void check_target(const char *opts, const char *target, const char *target_cc, int limit)
+{
+	check_code(opts, target, "", NULL, target_cc, limit);
 }
 
 /* The default stack limits of docs/cli.md, and the Cortex-M builds of the target's gcc. */
@@ -161,5 +170,13 @@ static void check_target(const char *opts, const char *target, const char *targe
 	Test(target_aarch64, id, .timeout = 600) { check_target(opts, "aarch64", "aarch64-linux-gnu-gcc", DESKTOP); } \
 	Test(target_cortex_m4, id, .timeout = 600) { check_target(opts, "cortex-m4", CORTEX_M4_CC, 1024); } \
 	Test(target_cortex_m7, id, .timeout = 600) { check_target(opts, "cortex-m7", CORTEX_M7_CC, 1024); } \
-	Test(target_generic, id, .timeout = 600) { check_target(opts, "generic", "gcc", DESKTOP); }
+	Test(target_generic, id, .timeout = 600) { check_target(opts, "generic", "gcc", DESKTOP); } \
+	/* Code options, one dtype each to keep the suite short (both dtypes of  */ \
+	/* each target are above): channels-last on a vector target (the scalar   */ \
+	/* schedule) and on a Cortex-M; the smallest code on a soft-double core; the */ \
+	/* vector plans' scratch in the caller's workspace. */ \
+	Test(layout_nhwc, id, .timeout = 600) { check_code(opts, "x86-64-v3", " --layout nhwc", "float", "gcc -march=x86-64-v3", DESKTOP); } \
+	Test(layout_nhwc_cortex_m7, id, .timeout = 600) { check_code(opts, "cortex-m7", " --layout nhwc", "double", CORTEX_M7_CC, 1024); } \
+	Test(optimize_size, id, .timeout = 600) { check_code(opts, "cortex-m4", " --optimize size", "double", CORTEX_M4_CC, 1024); } \
+	Test(workspace, id, .timeout = 600) { check_code(opts, "x86-64-v3", " --workspace", "float", "gcc -march=x86-64-v3", DESKTOP); }
 #include "layers.inc"

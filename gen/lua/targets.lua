@@ -20,6 +20,11 @@ local targets = {}
 --   frame        what a frame takes beyond its local arrays and spilled values,
 --                at most (saved registers, alignment), as the target's gcc
 --                reports it with -fstack-usage at -O2 and -Os over tests/layers.inc
+--   direct_frame the same for the scalar schedule, whose frames hold no arrays
+--   soft         element types the FPU does not hold (software floating point)
+--   soft_frame   direct_frame for those: each value takes a pair of core
+--                registers, and gcc stages the operands of the library calls
+--                on the stack (grad_weight of a 5x5 layer padded by 3: 352 bytes)
 local MACHINES = {
   -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
   ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
@@ -36,8 +41,9 @@ local MACHINES = {
   -- FPv4-SP: 32 single-precision registers, no double-precision unit (double is
   -- software floating point), no cache, a small stack.
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
-                    fma = { float = true, double = false },
-                    cache = 0, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true },
+                    fma = { float = true, double = false }, soft = { double = true },
+                    cache = 0, stack = 1024, copies = 0, frame = 512, direct_frame = 256, soft_frame = 320,
+                    direct = true },
   -- FPv5-DP: 32 single or 16 double-precision registers.
   ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
                     fma = { float = true, double = true },
@@ -78,7 +84,8 @@ function targets.schedule(name, dtype, choice, code)
   -- the 13 core registers the compiler allocates.
   local regs = m.registers
   if dtype == "double" and name == "cortex-m7" then regs = 16 end
-  if dtype == "double" and name == "cortex-m4" then regs = 6 end
+  local soft = m.soft and m.soft[dtype]
+  if soft then regs = 6 end
   local lanes = math.max(1, m.vector // size)
   choice, code = choice or {}, code or {}
   local limit = (code.stack_limit or 0) > 0 and code.stack_limit or m.stack
@@ -102,7 +109,7 @@ function targets.schedule(name, dtype, choice, code)
     -- at most: measured with -fstack-usage of the target's gcc at -O2 and -Os.
     frame = m.frame,
     -- The same for the scalar schedule's frames, which hold no arrays.
-    direct_frame = m.direct_frame,
+    direct_frame = soft and m.soft_frame or m.direct_frame,
     -- Lane sums of grad_weight's tap groups, at most (more taps, fewer channels).
     part_bytes = copies * 3 // 4,
     stack_bytes = arrays,
