@@ -96,6 +96,17 @@ Test(exec_cortex_m4_double, general, .timeout = 600)
 	                        "--stride 2x1 --padding 2x1 --dilation 2x3", "double");
 }
 
+/* The code options on the board, each on a layer with groups, strides,
+** dilation and padding on every side: the layout channels-last, the smallest
+** code, the caller's workspace, a tight stack, TensorFlow's SAME padding. */
+#define GENERAL "--input 9x8 --kernel 3x2 --batch 2 --in-channels 4 --out-channels 2 --groups 2 " \
+	"--stride 2x1 --dilation 2x3"
+Test(exec_cortex_m4_code, layout_nhwc, .timeout = 600) { prove_layer(&cortex_m4, GENERAL " --padding 2x1 --layout nhwc", "float"); }
+Test(exec_cortex_m4_code, optimize_size, .timeout = 600) { prove_layer(&cortex_m4, GENERAL " --padding 2x1 --optimize size", "float"); }
+Test(exec_cortex_m4_code, workspace, .timeout = 600) { prove_layer(&cortex_m4, GENERAL " --padding 2x1 --workspace", "float"); }
+Test(exec_cortex_m4_code, stack_limit, .timeout = 600) { prove_layer(&cortex_m4, GENERAL " --padding 2x1 --stack-limit 384", "float"); }
+Test(exec_cortex_m4_code, padding_same, .timeout = 600) { prove_layer(&cortex_m4, GENERAL " --padding same --layout nhwc", "float"); }
+
 /* A fixture has one op, one bug: verify must fail it on the target, in
 ** 'check' (at -O2 without -Werror: a compiler that sees the bug is not what
 ** is tested here). */

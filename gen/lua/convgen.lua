@@ -264,8 +264,10 @@ function convgen.generate(L, texts)
   local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0 } or workspace(V)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
   for _, op in ipairs(L.ops) do V.WORKSPACE_BYTES = math.max(V.WORKSPACE_BYTES, ws[op]) end
-  -- A whole number of alignments, so an array that ends the workspace ends it exactly.
-  V.WORKSPACE_BYTES = (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align * V.S.align
+  -- A whole number of alignments, so an array that ends the workspace ends it
+  -- exactly; at least one, so the caller's array of it is valid C when the code
+  -- keeps nothing there.
+  V.WORKSPACE_BYTES = math.max(1, (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align) * V.S.align
   local h = render("header.h.in")
   local bodies, stack = {}, {}
   for _, op in ipairs(L.ops) do
