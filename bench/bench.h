@@ -16,9 +16,11 @@ double bench_now(void);
 double bench_peak(const char **isa);
 
 /* naive.c: docs/math.md as plain loops with bounds checks. */
+#ifndef NAIVE_STATIC
 void naive_forward(const struct shape *s, const float *x, const float *w, const float *b, float *y);
 void naive_grad_weight(const struct shape *s, const float *x, const float *dy, float *dw);
 void naive_grad_input(const struct shape *s, const float *w, const float *dy, float *dx);
 void naive_grad_bias(const struct shape *s, const float *dy, float *db);
+#endif
 
 #endif

@@ -1,8 +1,17 @@
 /* bench/naive.c: the naive loops, written from docs/math.md's formulas: one
-** loop per index, the padding as a bounds check, no blocking. */
+** loop per index, the padding as a bounds check, no blocking.  With
+** NAIVE_STATIC defined the functions are static, so a file that includes this
+** one and calls each once with a constant shape gets them specialized to it
+** (bench/mcu/naive_fixed.c: the baseline of fixed-size code). */
 #include "bench.h"
 
-void naive_forward(const struct shape *s, const float *x, const float *w, const float *b, float *y)
+#ifdef NAIVE_STATIC
+#define NAIVE static
+#else
+#define NAIVE
+#endif
+
+NAIVE void naive_forward(const struct shape *s, const float *x, const float *w, const float *b, float *y)
 {
 	int cg = s->c / s->g, kg = s->k / s->g, n, k, c, i, j, m, q;
 	for (n = 0; n < s->n; n++)
@@ -23,7 +32,7 @@ void naive_forward(const struct shape *s, const float *x, const float *w, const 
 				}
 }
 
-void naive_grad_weight(const struct shape *s, const float *x, const float *dy, float *dw)
+NAIVE void naive_grad_weight(const struct shape *s, const float *x, const float *dy, float *dw)
 {
 	int cg = s->c / s->g, kg = s->k / s->g, n, k, c, i, j, m, q;
 	for (k = 0; k < s->k; k++)
@@ -44,7 +53,7 @@ void naive_grad_weight(const struct shape *s, const float *x, const float *dy, f
 				}
 }
 
-void naive_grad_input(const struct shape *s, const float *w, const float *dy, float *dx)
+NAIVE void naive_grad_input(const struct shape *s, const float *w, const float *dy, float *dx)
 {
 	int cg = s->c / s->g, kg = s->k / s->g, n, k, c, i, j, m, q, yy, xx;
 	for (n = 0; n < s->n; n++)
@@ -70,7 +79,7 @@ void naive_grad_input(const struct shape *s, const float *w, const float *dy, fl
 				}
 }
 
-void naive_grad_bias(const struct shape *s, const float *dy, float *db)
+NAIVE void naive_grad_bias(const struct shape *s, const float *dy, float *db)
 {
 	int n, k, p;
 	for (k = 0; k < s->k; k++) {
