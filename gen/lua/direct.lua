@@ -65,7 +65,7 @@ local function gather_blocks(rsegs, csegs)
             end
           end
           blocks[#blocks + 1] = { u0 = r.first, u1 = r.last + 1, v0 = c.first, v1 = c.last + 1,
-                                  rows = rs, cols = cs, taps = taps }
+                                  rows = rs, cols = cs, taps = taps, rtaps = r.taps, ctaps = c.taps }
         end
       end
     end
@@ -73,9 +73,27 @@ local function gather_blocks(rsegs, csegs)
   return blocks
 end
 
+-- Return the step of tap index and of source offset from one row of taps of
+-- 'rtaps' to the next, if both are constant (nil otherwise).
+local function row_steps(rtaps)
+  if #rtaps < 2 then return nil end
+  local dm, doff = rtaps[2].t - rtaps[1].t, rtaps[2].off - rtaps[1].off
+  for i = 3, #rtaps do
+    if rtaps[i].t - rtaps[i - 1].t ~= dm or rtaps[i].off - rtaps[i - 1].off ~= doff then return nil end
+  end
+  return dm, doff
+end
+
+-- Whether block 'b' runs its rows of taps as a loop under schedule S: more taps
+-- than S.unroll_taps, rows a constant step apart.
+local function loops_rows(S, b)
+  return S.unroll_taps ~= nil and #b.taps > S.unroll_taps and row_steps(b.rtaps) ~= nil
+end
+
 -- Fill in the C text of gather block 'b' of plan 'P': its loops over u and v
--- in register blocks of R columns, OB output channels each.
-local function gather_text(P, b, OB, R, T, madd)
+-- in register blocks of R columns, OB output channels each.  A block of more
+-- taps than S.unroll_taps runs its rows of taps as a loop, each row unrolled.
+local function gather_text(P, S, b, OB, R, T, madd)
   local rs, cs = b.rows, b.cols
   -- Index of the position's output, and of its tap (0, 0) source, from u and v.
   b.out = plan.linear({ { "u", rs.step * P.OY }, { "v", cs.step * P.OX } },
@@ -90,7 +108,32 @@ local function gather_text(P, b, OB, R, T, madd)
       end
     end
     local body = {}
-    for _, t in ipairs(b.taps) do
+    if loops_rows(S, b) then
+      local dm, doff = row_steps(b.rtaps)
+      local t0 = b.rtaps[1]
+      body[#body + 1] = "int mr;"
+      body[#body + 1] = string.format("for (mr = 0; mr < %d; ++mr) {", #b.rtaps)
+      body[#body + 1] = string.format("    const int wr = wi + mr * %d;", dm * P.WM)
+      body[#body + 1] = string.format("    const int sr = si + mr * %d;", doff * P.SY)
+      for _, tq in ipairs(b.ctaps) do
+        for o = 0, OB - 1 do
+          body[#body + 1] = string.format("    const %s w%d_q%d = weight[wr + %d];", T, o, tq.t,
+                                          o * P.WO + t0.t * P.WM + tq.t * P.WQ)
+        end
+        for k = 0, r - 1 do
+          body[#body + 1] = string.format("    const %s x%d_q%d = %s[sr + %d];", T, k, tq.t, P.SRC,
+                                          t0.off * P.SY + (tq.off + k * cs.src_step) * P.SX)
+        end
+        for o = 0, OB - 1 do
+          for k = 0, r - 1 do
+            body[#body + 1] = string.format("    a%d_%d = %s(x%d_q%d, w%d_q%d, a%d_%d);",
+                                            o, k, madd, k, tq.t, o, tq.t, o, k)
+          end
+        end
+      end
+      body[#body + 1] = "}"
+    end
+    for _, t in ipairs(#body == 0 and b.taps or {}) do
       for o = 0, OB - 1 do
         body[#body + 1] = string.format("const %s w%d_m%d_q%d = weight[wi + %d];", T, o, t.m, t.q,
                                         o * P.WO + t.m * P.WM + t.q * P.WQ)
@@ -129,8 +172,13 @@ end
 -- Return the plan of a gather under schedule S, from its geometry G.
 local function gather_plan(L, S, G)
   local blocks = gather_blocks(G.rows, G.cols)
-  local most = 0
-  for _, b in ipairs(blocks) do most = math.max(most, #b.taps) end
+  -- Taps of the largest block, and the most whose values live at once (one row
+  -- of taps where the rows are a loop).
+  local most, live = 0, 0
+  for _, b in ipairs(blocks) do
+    most = math.max(most, #b.taps)
+    live = math.max(live, loops_rows(S, b) and #b.ctaps or #b.taps)
+  end
   local regs = budget(S)
   -- Columns a block holds (R) and output channels (OB): R*OB sums, R sources and
   -- OB weights of one tap live at once, and the frame must hold every value of
@@ -139,10 +187,10 @@ local function gather_plan(L, S, G)
   -- --optimize size: one output at a time, the smallest code.
   for r = L.optimize == "size" and 1 or math.min(4, math.max(1, regs // 4)), 1, -1 do
     local o = L.optimize == "size" and 1 or divisor_at_most(G.group_out, (regs - r) // (r + 1))
-    while o > 1 and direct.frame(S, o * r + most * (o + r)) > S.stack_limit do
+    while o > 1 and direct.frame(S, o * r + live * (o + r)) > S.stack_limit do
       o = divisor_at_most(G.group_out, o - 1)
     end
-    if direct.frame(S, o * r + most * (o + r)) <= S.stack_limit then
+    if direct.frame(S, o * r + live * (o + r)) <= S.stack_limit then
       R, ob = r, o
       break
     end
@@ -157,15 +205,15 @@ local function gather_plan(L, S, G)
   for _, b in ipairs(blocks) do
     local full = #b.taps == most
     local pass = full and inner or border
-    P.MACS = P.MACS + gather_text(P, b, pass.ob, full and R or 1, L.dtype, L.name .. "_MADD")
+    P.MACS = P.MACS + gather_text(P, S, b, pass.ob, full and R or 1, L.dtype, L.name .. "_MADD")
     pass.blocks[#pass.blocks + 1] = b
   end
   P.PASSES = { inner }
   if border ~= inner and #border.blocks > 0 then P.PASSES[2] = border end
   P.HAS_TAPS = most > 0
   P.MACS = P.MACS * G.sum_count * G.out_count * L.n
-  -- Values of the largest block: its sums, and every tap's sources and weights.
-  P.LIVE = ob * R + most * (ob + R)
+  -- Values of the largest block: its sums, and every live tap's sources and weights.
+  P.LIVE = ob * R + live * (ob + R)
   return P
 end
 
@@ -233,13 +281,25 @@ function direct.grad_weight(L, V, S)
   local tg = math.max(1, math.min(ntaps, regs // kb - 1))
   -- Sums, one dY per channel and one source per tap, all of which may spill.
   while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
+  -- Columns per step (CR): CR dY values per channel, and the sources of one row
+  -- of taps over CR positions, each loaded once for every tap that reads it.
+  local cr = 1
+  if L.optimize ~= "size" then
+    for r = 4, 2, -1 do
+      if kb * tg + kb * r + L.k2 + (r - 1) * L.sw <= regs
+         and direct.frame(S, kb * tg + kb * r + tg * r) <= S.stack_limit then
+        cr = r
+        break
+      end
+    end
+  end
   local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh),
                                plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw))
   local T, madd = L.dtype, L.name .. "_MADD"
   local P = {
     PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
       .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
-    KB = kb, TG = tg, GROUPS = {}, MACS = 0, LIVE = kb * tg + kb + tg,
+    KB = kb, TG = tg, CR = cr, GROUPS = {}, MACS = 0, LIVE = kb * tg + kb * cr + tg * cr,
     X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
                            { "c", st.I.c } }, 0),
     D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
@@ -257,26 +317,63 @@ function direct.grad_weight(L, V, S)
                                                     o * st.W.k + m * st.W.m + q * st.W.q, o, m, q)
       end
     end
-    for _, b in ipairs(blocks) do
+    -- The body of r positions at a time: for each row of taps, the distinct
+    -- sources of its taps over the r positions, then every tap's sums.
+    local function src(m, col)
+      return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
+    end
+    local function body_of(b, r)
       local body = {}
       for o = 0, kb - 1 do
-        body[#body + 1] = string.format("const %s d%d = grad_output[di + %d + oi];", T, o, o * st.Y.c)
+        for k = 0, r - 1 do
+          body[#body + 1] = string.format("const %s d%d_%d = grad_output[di + %d + oi];", T, o, k,
+                                          o * st.Y.c + k * st.Y.x)
+        end
       end
-      local n = 0
+      local rows, order = {}, {}
       for _, t in ipairs(b.taps) do
         if inside[t.m * L.k2 + t.q] then
-          n = n + 1
-          body[#body + 1] = string.format("const %s x_m%d_q%d = input[xi + %d + si];", T, t.m, t.q,
-                                          t.roff * st.I.y + t.coff * st.I.x)
-          for o = 0, kb - 1 do
-            body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d, x_m%d_q%d, a%d_m%d_q%d);",
-                                            o, t.m, t.q, madd, o, t.m, t.q, o, t.m, t.q)
+          if not rows[t.m] then rows[t.m] = {}; order[#order + 1] = t.m end
+          table.insert(rows[t.m], t)
+        end
+      end
+      for _, m in ipairs(order) do
+        local loaded = {}
+        for _, t in ipairs(rows[m]) do
+          for k = 0, r - 1 do
+            local col = t.coff + k * L.sw
+            if not loaded[col] then
+              loaded[col] = true
+              body[#body + 1] = string.format("const %s %s = input[xi + %d + si];", T, src(m, col),
+                                              t.roff * st.I.y + col * st.I.x)
+            end
+          end
+        end
+        -- Position by position, so consecutive multiply-adds feed different sums.
+        for k = 0, r - 1 do
+          for _, t in ipairs(rows[m]) do
+            for o = 0, kb - 1 do
+              body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d_%d, %s, a%d_m%d_q%d);",
+                                              o, t.m, t.q, madd, o, k, src(m, t.coff + k * L.sw), o, t.m, t.q)
+            end
           end
         end
       end
+      return body, #order > 0
+    end
+    for _, b in ipairs(blocks) do
+      local n = 0
+      for _, t in ipairs(b.taps) do
+        if inside[t.m * L.k2 + t.q] then n = n + 1 end
+      end
       if n > 0 then
+        local width = b.v1 - b.v0
+        local r = width >= cr and cr or 1
+        local vmain = b.v0 + width // r * r
+        local parts = { { v0 = b.v0, v1 = vmain, step = r, body = body_of(b, r) } }
+        if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = body_of(b, 1) } end
         grp.blocks[#grp.blocks + 1] = {
-          u0 = b.u0, u1 = b.u1, v0 = b.v0, v1 = b.v1, body = body,
+          u0 = b.u0, u1 = b.u1, parts = parts,
           out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
           src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
         }

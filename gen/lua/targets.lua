@@ -17,6 +17,8 @@ local targets = {}
 --   copies       largest zero-padded copy of one plane (or band of rows) kept
 --                on the stack; 0: no copies, border blocks everywhere
 --   direct       the scalar schedule of direct.lua: no vector unit to shape for
+--   unroll_taps  most taps the scalar schedule unrolls in one block: beyond, the
+--                rows of taps are a loop (flash is small; nil: every tap unrolled)
 --   frame        what a frame takes beyond its local arrays and spilled values,
 --                at most (saved registers, alignment), as the target's gcc
 --                reports it with -fstack-usage at -O2 and -Os over tests/layers.inc
@@ -43,11 +45,12 @@ local MACHINES = {
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
                     fma = { float = true, double = false }, soft = { double = true },
                     cache = 0, stack = 1024, copies = 0, frame = 512, direct_frame = 256, soft_frame = 320,
-                    direct = true },
+                    direct = true, unroll_taps = 9 },
   -- FPv5-DP: 32 single or 16 double-precision registers.
   ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
                     fma = { float = true, double = true },
-                    cache = 16384, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true },
+                    cache = 16384, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true,
+                    unroll_taps = 9 },
   -- Any C99 compiler: scalar code, no assumption about registers or FMA.
   ["generic"]   = { isa = "none", vector = 0, registers = 16,
                     fma = { float = false, double = false },
@@ -102,6 +105,7 @@ function targets.schedule(name, dtype, choice, code)
     fma = m.fma[dtype],
     registers = regs,
     direct = m.direct or false,
+    unroll_taps = m.unroll_taps,
     copy_bytes = copies,
     -- Alignment of the workspace: a vector, so copies in it start as aligned as on the stack.
     align = math.max(size, m.vector),
