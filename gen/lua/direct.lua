@@ -269,117 +269,172 @@ function direct.grad_input(L, V, S)
   })
 end
 
+-- Return the C lines that step r positions of a grad_weight block: the dY of
+-- KB channels at the r positions, then row by row of 'taps', the distinct
+-- sources the row's taps read there, each loaded once, and every tap's sums.
+local function gw_body(L, st, kb, taps, r)
+  local T, madd = L.dtype, L.name .. "_MADD"
+  local function src(m, col)
+    return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
+  end
+  local body = {}
+  for o = 0, kb - 1 do
+    for k = 0, r - 1 do
+      body[#body + 1] = string.format("const %s d%d_%d = grad_output[di + %d + oi];", T, o, k,
+                                      o * st.Y.c + k * st.Y.x)
+    end
+  end
+  local rows, order = {}, {}
+  for _, t in ipairs(taps) do
+    if not rows[t.m] then rows[t.m] = {}; order[#order + 1] = t.m end
+    table.insert(rows[t.m], t)
+  end
+  for _, m in ipairs(order) do
+    local loaded = {}
+    for _, t in ipairs(rows[m]) do
+      for k = 0, r - 1 do
+        local col = t.coff + k * L.sw
+        if not loaded[col] then
+          loaded[col] = true
+          body[#body + 1] = string.format("const %s %s = input[xi + %d + si];", T, src(m, col),
+                                          t.roff * st.I.y + col * st.I.x)
+        end
+      end
+    end
+    -- Position by position, so consecutive multiply-adds feed different sums.
+    for k = 0, r - 1 do
+      for _, t in ipairs(rows[m]) do
+        for o = 0, kb - 1 do
+          body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d_%d, %s, a%d_m%d_q%d);",
+                                          o, t.m, t.q, madd, o, k, src(m, t.coff + k * L.sw), o, t.m, t.q)
+        end
+      end
+    end
+  end
+  return body
+end
+
+-- Return the grad_weight blocks of 'blocks' (gather_blocks) for the taps that
+-- 'keep' accepts, cr columns at a time where a block is that wide, and their
+-- multiply-adds for one output channel block and input channel.
+local function gw_blocks(L, st, kb, cr, blocks, keep)
+  local out, macs = {}, 0
+  for _, b in ipairs(blocks) do
+    local taps = {}
+    for _, t in ipairs(b.taps) do
+      if keep(t) then taps[#taps + 1] = t end
+    end
+    if #taps > 0 then
+      local width = b.v1 - b.v0
+      local r = width >= cr and cr or 1
+      local vmain = b.v0 + width // r * r
+      local parts = { { v0 = b.v0, v1 = vmain, step = r, body = gw_body(L, st, kb, taps, r) } }
+      if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = gw_body(L, st, kb, taps, 1) } end
+      out[#out + 1] = {
+        u0 = b.u0, u1 = b.u1, parts = parts,
+        out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
+        src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
+      }
+      macs = macs + #taps * kb * (b.u1 - b.u0) * width
+    end
+  end
+  return out, macs
+end
+
+-- Return the columns grad_weight steps at a time: CR dY values per channel and
+-- one row's sources over CR positions beside 'sums' sums in the registers, all
+-- of which may spill.
+local function gw_columns(L, S, sums, kb, taps)
+  if L.optimize == "size" then return 1 end
+  local regs = budget(S)
+  for r = 4, 2, -1 do
+    if sums + kb * r + L.k2 + (r - 1) * L.sw <= regs and direct.frame(S, sums + kb * r + taps * r) <= S.stack_limit then
+      return r
+    end
+  end
+  return 1
+end
+
 -- Return the grad_weight plan: for KB output channels and one input channel at
 -- a time, the sums of a group of taps stay in registers over the whole batch
--- and every position; each dY element loaded feeds all of them.
+-- and every position; each dY element loaded feeds all of them.  Beyond the
+-- target's unroll_taps, a group is one row of taps, and the rows are a loop,
+-- each over the output rows where it is valid (ROWS: a table of them).
 function direct.grad_weight(L, V, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local regs = budget(S)
   local ntaps = L.k1 * L.k2
-  local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
-  local tg = math.max(1, math.min(ntaps, regs // kb - 1))
-  -- Sums, one dY per channel and one source per tap, all of which may spill.
-  while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
-  -- Columns per step (CR): CR dY values per channel, and the sources of one row
-  -- of taps over CR positions, each loaded once for every tap that reads it.
-  local cr = 1
-  if L.optimize ~= "size" then
-    for r = 4, 2, -1 do
-      if kb * tg + kb * r + L.k2 + (r - 1) * L.sw <= regs
-         and direct.frame(S, kb * tg + kb * r + tg * r) <= S.stack_limit then
-        cr = r
-        break
-      end
-    end
-  end
-  local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh),
-                               plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw))
-  local T, madd = L.dtype, L.name .. "_MADD"
+  local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
+  local T = L.dtype
+  local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
   local P = {
     PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
       .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
-    KB = kb, TG = tg, CR = cr, GROUPS = {}, MACS = 0, LIVE = kb * tg + kb * cr + tg * cr,
+    GROUPS = {}, MACS = 0,
     X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
                            { "c", st.I.c } }, 0),
     D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
   }
+  if rows then
+    local kb = divisor_at_most(kg, math.max(1, regs // (L.k2 + 1)))
+    while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
+    local cr = gw_columns(L, S, kb * L.k2, kb, L.k2)
+    -- One row of taps, tap row 0 standing for row m: its offset m*dh goes into xi.
+    local row = { { phase = 0, step = 1, count = 1, src_step = L.sh,
+                    runs = { { first = 0, last = 0, taps = { { t = 0, off = -L.ph } } } } } }
+    local grp = { accs = {}, stores = {} }
+    for o = 0, kb - 1 do
+      for q = 0, L.k2 - 1 do
+        grp.accs[#grp.accs + 1] = string.format("%s a%d_m0_q%d = 0;", T, o, q)
+        grp.stores[#grp.stores + 1] = string.format("grad_weight[wi + %s] = a%d_m0_q%d;",
+          plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q), o, q)
+      end
+    end
+    local per_row
+    grp.blocks, per_row = gw_blocks(L, st, kb, cr, gather_blocks(row, cols), function() return true end)
+    for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
+    -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
+    local lo, hi, valid = {}, {}, 0
+    for m = 0, L.k1 - 1 do
+      local a = math.max(0, -((m * L.dh - L.ph) // L.sh))
+      local b = math.min(L.oh - 1, (L.h - 1 + L.ph - m * L.dh) // L.sh)
+      if b < a then a, b = 0, -1 end
+      lo[#lo + 1], hi[#hi + 1] = a, b + 1
+      valid = valid + b + 1 - a
+    end
+    P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
+    P.GROUPS[1] = grp
+    P.HAS_TAPS = #grp.blocks > 0 and valid > 0
+    P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
+    P.MACS = per_row * valid * L.n * cg * (L.k // kb)
+    return P
+  end
+  local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
+  local tg = math.max(1, math.min(ntaps, regs // kb - 1))
+  -- Sums, one dY per channel and one source per tap, all of which may spill.
+  while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
+  local cr = gw_columns(L, S, kb * tg, kb, tg)
+  local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh), cols)
+  P.KB, P.TG, P.CR, P.LIVE = kb, tg, cr, kb * tg + kb * cr + tg * cr
   for t0 = 0, ntaps - 1, tg do
-    local grp = { accs = {}, stores = {}, blocks = {} }
-    local inside = {}
-    for t = t0, math.min(ntaps, t0 + tg) - 1 do
+    local grp = { accs = {}, stores = {} }
+    local t1 = math.min(ntaps, t0 + tg) - 1
+    for t = t0, t1 do
       local m, q = t // L.k2, t % L.k2
-      inside[t] = true
       for o = 0, kb - 1 do
         grp.accs[#grp.accs + 1] = string.format("%s a%d_m%d_q%d = 0;", T, o, m, q)
         grp.stores[#grp.stores + 1] = string.format("grad_weight[wi + %d] = a%d_m%d_q%d;",
                                                     o * st.W.k + m * st.W.m + q * st.W.q, o, m, q)
       end
     end
-    -- The body of r positions at a time: for each row of taps, the distinct
-    -- sources of its taps over the r positions, then every tap's sums.
-    local function src(m, col)
-      return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
-    end
-    local function body_of(b, r)
-      local body = {}
-      for o = 0, kb - 1 do
-        for k = 0, r - 1 do
-          body[#body + 1] = string.format("const %s d%d_%d = grad_output[di + %d + oi];", T, o, k,
-                                          o * st.Y.c + k * st.Y.x)
-        end
-      end
-      local rows, order = {}, {}
-      for _, t in ipairs(b.taps) do
-        if inside[t.m * L.k2 + t.q] then
-          if not rows[t.m] then rows[t.m] = {}; order[#order + 1] = t.m end
-          table.insert(rows[t.m], t)
-        end
-      end
-      for _, m in ipairs(order) do
-        local loaded = {}
-        for _, t in ipairs(rows[m]) do
-          for k = 0, r - 1 do
-            local col = t.coff + k * L.sw
-            if not loaded[col] then
-              loaded[col] = true
-              body[#body + 1] = string.format("const %s %s = input[xi + %d + si];", T, src(m, col),
-                                              t.roff * st.I.y + col * st.I.x)
-            end
-          end
-        end
-        -- Position by position, so consecutive multiply-adds feed different sums.
-        for k = 0, r - 1 do
-          for _, t in ipairs(rows[m]) do
-            for o = 0, kb - 1 do
-              body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d_%d, %s, a%d_m%d_q%d);",
-                                              o, t.m, t.q, madd, o, k, src(m, t.coff + k * L.sw), o, t.m, t.q)
-            end
-          end
-        end
-      end
-      return body, #order > 0
-    end
-    for _, b in ipairs(blocks) do
-      local n = 0
-      for _, t in ipairs(b.taps) do
-        if inside[t.m * L.k2 + t.q] then n = n + 1 end
-      end
-      if n > 0 then
-        local width = b.v1 - b.v0
-        local r = width >= cr and cr or 1
-        local vmain = b.v0 + width // r * r
-        local parts = { { v0 = b.v0, v1 = vmain, step = r, body = body_of(b, r) } }
-        if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = body_of(b, 1) } end
-        grp.blocks[#grp.blocks + 1] = {
-          u0 = b.u0, u1 = b.u1, parts = parts,
-          out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
-          src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
-        }
-        P.MACS = P.MACS + n * kb * (b.u1 - b.u0) * (b.v1 - b.v0)
-      end
-    end
+    local macs
+    grp.blocks, macs = gw_blocks(L, st, kb, cr, blocks, function(t)
+      local i = t.m * L.k2 + t.q
+      return i >= t0 and i <= t1
+    end)
+    P.MACS = P.MACS + macs
     P.GROUPS[#P.GROUPS + 1] = grp
     P.HAS_TAPS = P.HAS_TAPS or #grp.blocks > 0
   end
