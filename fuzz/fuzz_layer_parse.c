@@ -4,7 +4,8 @@
 ** split into argv words at '\n' and '\0', so a word may hold spaces as a
 ** real argv word can.  Besides the sanitizers, it traps when a result breaks
 ** the parser's promises: an accepted layer is valid (every count >= 1, the
-** output non-empty, every array within INT_MAX) and a refusal carries a
+** output non-empty and of the size the start and end padding give, every
+** array within INT_MAX) and a refusal carries a
 ** one-line message. */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -21,13 +22,14 @@ static void check_layer(const struct cg_layer *l)
 	size_t name_len = strnlen(l->name, CG_NAME_MAX);
 	if (l->n < 1 || l->c < 1 || l->k < 1 || l->g < 1 || l->h < 1 || l->w < 1 ||
 	    l->k1 < 1 || l->k2 < 1 || l->sh < 1 || l->sw < 1 || l->ph < 0 || l->pw < 0 ||
-	    l->dh < 1 || l->dw < 1 || l->oh < 1 || l->ow < 1)
+	    l->eh < 0 || l->ew < 0 || l->dh < 1 || l->dw < 1 || l->oh < 1 || l->ow < 1)
 		__builtin_trap();
 	if (l->c % l->g != 0 || l->k % l->g != 0)
 		__builtin_trap();
-	/* docs/math.md: OH = floor((H + 2PH - DH(K1-1) - 1) / SH) + 1 */
-	if ((long long)l->oh != ((long long)l->h + 2LL * l->ph - (long long)l->dh * (l->k1 - 1) - 1) / l->sh + 1 ||
-	    (long long)l->ow != ((long long)l->w + 2LL * l->pw - (long long)l->dw * (l->k2 - 1) - 1) / l->sw + 1)
+	/* docs/math.md: OH = floor((H + PH + EH - DH(K1-1) - 1) / SH) + 1, EH the
+	** padding after the last row (PH unless --padding-end or --padding same) */
+	if ((long long)l->oh != ((long long)l->h + l->ph + l->eh - (long long)l->dh * (l->k1 - 1) - 1) / l->sh + 1 ||
+	    (long long)l->ow != ((long long)l->w + l->pw + l->ew - (long long)l->dw * (l->k2 - 1) - 1) / l->sw + 1)
 		__builtin_trap();
 	if (cg_input_size(l) > INT_MAX || cg_weight_size(l) > INT_MAX ||
 	    cg_output_size(l) > INT_MAX || cg_bias_size(l) > INT_MAX)
