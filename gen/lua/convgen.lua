@@ -141,6 +141,13 @@ local function workspace(V)
            grad_weight = used * S.size, grad_bias = 0 }
 end
 
+-- Call fn on every group of gather plan P, band by band where it has bands.
+local function each_group(P, fn)
+  for _, band in ipairs(P.BANDS or { { groups = P.GROUPS } }) do
+    for _, g in ipairs(band.groups) do fn(g) end
+  end
+end
+
 -- Return the bytes of the local arrays of each op's function, from its plan: an
 -- upper bound on what its arrays take of the stack (arrays of sibling blocks are
 -- added up); scalars, which live in registers or spill, are not counted.  With a
@@ -150,16 +157,9 @@ local function stack_bytes(V)
   -- The lane arrays a rolling group carries, in every pass over the source channels.
   local function gather(P)
     local carried = 0
-    local function count(groups)
-      for _, g in ipairs(groups) do
-        if g.roll then carried = carried + #g.carried * g.lanes end
-      end
-    end
-    if P.BANDS then
-      for _, band in ipairs(P.BANDS) do count(band.groups) end
-    else
-      count(P.GROUPS)
-    end
+    each_group(P, function(g)
+      if g.roll then carried = carried + #g.carried * g.lanes end
+    end)
     return ((V.WORKSPACE and 0 or P.BUFFER or 0) + (P.SECOND_PASS and 2 or 1) * carried) * size
   end
   local GW = V.GW
@@ -185,14 +185,7 @@ local function spill_bytes(V)
   local vec = math.max(1, S.lanes) * S.size
   local function gather(P)
     local accs = 0
-    local function count(groups)
-      for _, g in ipairs(groups) do accs = math.max(accs, #g.accs * g.lanes) end
-    end
-    if P.BANDS then
-      for _, band in ipairs(P.BANDS) do count(band.groups) end
-    else
-      count(P.GROUPS)
-    end
+    each_group(P, function(g) accs = math.max(accs, #g.accs * g.lanes) end)
     return S.frame + #P.WEIGHTS * vec + accs * S.size
   end
   return { forward = gather(V.F), grad_input = gather(V.GI),
