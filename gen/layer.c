@@ -10,7 +10,7 @@
 #include <string.h>
 
 const char *const cg_op_names[CG_N_OPS] = {
-	"forward", "grad_weight", "grad_input", "grad_bias"
+	"forward", "grad_weight", "grad_input", "grad_bias", "sgd_update"
 };
 
 /* Sizes beyond this are refused before any arithmetic, so products of two
@@ -161,7 +161,7 @@ static int parse_ops(const char *s, unsigned *ops, char *msg, size_t msg_len)
 	const char *p = s;
 	*ops = 0;
 	if (*s == '\0')
-		return fail(msg, msg_len, "--ops '': expected a comma list of forward,grad_weight,grad_input,grad_bias");
+		return fail(msg, msg_len, "--ops '': expected a comma list of forward,grad_weight,grad_input,grad_bias,sgd_update");
 	for (;;) {
 		size_t len = strcspn(p, ",");
 		int op, found = -1;
@@ -169,7 +169,7 @@ static int parse_ops(const char *s, unsigned *ops, char *msg, size_t msg_len)
 			if (strlen(cg_op_names[op]) == len && strncmp(p, cg_op_names[op], len) == 0)
 				found = op;
 		if (found < 0)
-			return fail(msg, msg_len, "--ops '%s': unknown op '%.*s' (known: forward, grad_weight, grad_input, grad_bias)",
+			return fail(msg, msg_len, "--ops '%s': unknown op '%.*s' (known: forward, grad_weight, grad_input, grad_bias, sgd_update)",
 			            s, (int)len, p);
 		if (*ops & CG_OP_BIT(found))
 			return fail(msg, msg_len, "--ops '%s': '%s' listed twice", s, cg_op_names[found]);
@@ -212,6 +212,8 @@ int cg_schedule_parse(const char *s, struct cg_layer *l, char *msg, size_t msg_l
 				found = op;
 		if (found < 0)
 			return fail(msg, msg_len, "--schedule '%s': '%.*s' is not OP.KEY=VALUE with a known op", s, (int)len, p);
+		if (found == CG_SGD_UPDATE)
+			return fail(msg, msg_len, "--schedule '%s': sgd_update takes grad_weight's schedule; give grad_weight.KEY instead", s);
 		key = p + oplen + 1;
 		eq = memchr(key, '=', (size_t)(p + len - key));
 		for (k = 0; eq && k < 3; k++)
@@ -313,13 +315,14 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 
 /* Index of the first option in 'seen' order for repeated-option detection. */
 enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_PADDING_END, O_DILATION, O_LAYOUT, O_STACK_LIMIT, O_WORKSPACE, O_OPTIMIZE, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
+       O_PADDING_END, O_DILATION, O_LAYOUT, O_ACTIVATION, O_MOMENTUM, O_STACK_LIMIT, O_WORKSPACE, O_OPTIMIZE, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
        O_NO_MEMORY, O_EXEC, O_N };
 
 static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
 	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
 	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
-	{"--padding-end", 0, 1}, {"--dilation", 0, 1}, {"--layout", 0, 1}, {"--stack-limit", 0, 1},
+	{"--padding-end", 0, 1}, {"--dilation", 0, 1}, {"--layout", 0, 1},
+	{"--activation", 0, 1}, {"--momentum", 0, 0}, {"--stack-limit", 0, 1},
 	{"--workspace", 0, 0}, {"--optimize", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
 	{"--target", 0, 1}, {"--schedule", 0, 1}, {"--tuning", 0, 1},
 	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
@@ -353,6 +356,13 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 			return CG_EXIT_OK;
 		}
 		return fail(msg, msg_len, "--layout '%s': expected nchw or nhwc", v);
+	case O_ACTIVATION:
+		if (strcmp(v, "none") == 0 || strcmp(v, "relu") == 0) {
+			l->relu = strcmp(v, "relu") == 0;
+			return CG_EXIT_OK;
+		}
+		return fail(msg, msg_len, "--activation '%s': expected none or relu", v);
+	case O_MOMENTUM:    l->momentum = 1; return CG_EXIT_OK;
 	case O_STACK_LIMIT: return parse_one("--stack-limit", v, &l->stack_limit, msg, msg_len);
 	case O_WORKSPACE:   l->workspace = 1; return CG_EXIT_OK;
 	case O_OPTIMIZE:
@@ -422,7 +432,7 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 	l->n = l->c = l->k = l->g = 1;
 	l->sh = l->sw = l->dh = l->dw = 1;
 	l->dtype = CG_FLOAT;
-	l->ops = CG_ALL_OPS;
+	l->ops = CG_DEFAULT_OPS;
 	l->target = cg_target_host();
 	for (i = 0; i < CG_N_OPS; i++)
 		l->choice[i].roll = -1;
@@ -464,6 +474,8 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 		return fail(msg, msg_len, "--input: required (HxW)");
 	if (!seen[O_KERNEL])
 		return fail(msg, msg_len, "--kernel: required (k1xk2)");
+	if (l->momentum && !(l->ops & CG_OP_BIT(CG_SGD_UPDATE)))
+		return fail(msg, msg_len, "--momentum: only sgd_update keeps a velocity; add sgd_update to --ops");
 	if (x->padding_same && seen[O_PADDING_END])
 		return fail(msg, msg_len, "--padding-end: --padding same decides the padding at the end; drop one of them");
 	if (x->padding_same) {
@@ -514,10 +526,11 @@ int cg_layer_options(const struct cg_layer *l, char *buf, size_t len)
 		snprintf(limit, sizeof limit, " --stack-limit %d", l->stack_limit);
 	n = snprintf(buf, len,
 	             "--input %dx%d --kernel %dx%d --batch %d --in-channels %d --out-channels %d"
-	             " --groups %d --stride %dx%d --padding %dx%d%s --dilation %dx%d%s --target %s%s%s%s%s%s"
+	             " --groups %d --stride %dx%d --padding %dx%d%s --dilation %dx%d%s%s%s --target %s%s%s%s%s%s"
 	             " --dtype %s",
 	             l->h, l->w, l->k1, l->k2, l->n, l->c, l->k, l->g, l->sh, l->sw, l->ph, l->pw,
-	             end, l->dh, l->dw, l->nhwc ? " --layout nhwc" : "", cg_target_names[l->target],
+	             end, l->dh, l->dw, l->nhwc ? " --layout nhwc" : "", l->relu ? " --activation relu" : "",
+	             l->momentum ? " --momentum" : "", cg_target_names[l->target],
 	             limit, l->workspace ? " --workspace" : "", l->optimize_size ? " --optimize size" : "",
 	             sched[0] ? " --schedule " : "", sched,
 	             l->dtype == CG_FLOAT ? "float" : "double");

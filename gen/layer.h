@@ -13,9 +13,12 @@ enum cg_status { CG_EXIT_OK = 0, CG_EXIT_FAIL = 1, CG_EXIT_USAGE = 2 };
 
 enum cg_dtype { CG_FLOAT, CG_DOUBLE };
 
-enum cg_op { CG_FORWARD, CG_GRAD_WEIGHT, CG_GRAD_INPUT, CG_GRAD_BIAS, CG_N_OPS };
+/* sgd_update is grad_weight and grad_bias with the SGD step in place of their
+** stores: it takes grad_weight's schedule and has none of its own. */
+enum cg_op { CG_FORWARD, CG_GRAD_WEIGHT, CG_GRAD_INPUT, CG_GRAD_BIAS, CG_SGD_UPDATE, CG_N_OPS };
 #define CG_OP_BIT(op) (1u << (op))
-#define CG_ALL_OPS 0xfu
+#define CG_DEFAULT_OPS 0xfu   /* the four of the seed notes */
+#define CG_ALL_OPS 0x1fu
 
 extern const char *const cg_op_names[CG_N_OPS];  /* "forward", ... */
 
@@ -49,6 +52,8 @@ struct cg_layer {
 	int dh, dw;            /* dilation */
 	int oh, ow;            /* output height, width: derived by the parser */
 	int nhwc;              /* --layout nhwc: NHWC tensors, OHWI weight */
+	int relu;              /* --activation relu: Y = max(0, conv + b); the gradients mask dY */
+	int momentum;          /* --momentum: sgd_update keeps a velocity (only with sgd_update) */
 	enum cg_dtype dtype;
 	enum cg_target target; /* resolved: never 'host' */
 	int stack_limit;       /* --stack-limit: bytes of one function's frame; 0: the target's own */

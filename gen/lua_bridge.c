@@ -74,6 +74,10 @@ static void push_layer(lua_State *L, const struct cg_layer *l)
 	lua_setfield(L, -2, "optimize");
 	lua_pushboolean(L, l->workspace);
 	lua_setfield(L, -2, "workspace");
+	lua_pushboolean(L, l->relu);
+	lua_setfield(L, -2, "relu");
+	lua_pushboolean(L, l->momentum);
+	lua_setfield(L, -2, "momentum");
 	lua_newtable(L);                                  /* layer, ops */
 	for (op = 0; op < CG_N_OPS; op++) {
 		if (l->ops & CG_OP_BIT(op)) {

@@ -45,6 +45,9 @@ static const char help_usage[] =
 "  --dilation D|DHxDW   dilation (1)\n"
 "  --layout nchw|nhwc   tensor layout (nchw); nhwc: input NxHxWxC, output NxOHxOWxK\n"
 "                       and weight K x k1 x k2 x C/G (OHWI, as CMSIS-NN stores it)\n"
+"  --activation none|relu  relu: forward gives max(0, conv + b) and the gradient ops\n"
+"                       take forward's output to mask dL/dY with [Y > 0] (none)\n"
+"  --momentum           sgd_update keeps a velocity: v = momentum v + dW; W -= lr v\n"
 "\n"
 "CODE options shape the code, never its results:\n"
 "  --target T           host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7 or\n"
@@ -65,7 +68,9 @@ static const char help_usage[] =
 static const char help_other[] =
 "Other options:\n"
 "  --dtype float|double element type (float)\n"
-"  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias (all)\n"
+"  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias and\n"
+"                       sgd_update, one SGD step on W and b with no dL/dW array\n"
+"                       (the first four)\n"
 "  --name NAME          C identifier prefixing files and functions (conv)\n"
 "  -o DIR               output directory, created if needed (tune: the record file)\n"
 "  --file F             verify F, a NAME.c that 'generate' wrote, reading its layer\n"
@@ -193,6 +198,12 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		if (extra.tuning || extra.n_schedule) {
 			snprintf(msg, msg_len, "%s: tune measures the schedule itself; drop it",
 			         extra.tuning ? "--tuning" : "--schedule");
+			return CG_EXIT_USAGE;
+		}
+		/* The schedule of a fused layer is its plain layer's: tune that one. */
+		if (layer.relu || (layer.ops & CG_OP_BIT(CG_SGD_UPDATE))) {
+			snprintf(msg, msg_len, "%s: tune times the plain layer's ops; drop it and pass the "
+			         "schedule found with --schedule", layer.relu ? "--activation relu" : "--ops sgd_update");
 			return CG_EXIT_USAGE;
 		}
 		return cg_tune(&layer, cc && *cc ? cc : "cc", extra.out_dir, stdout, schedule,

@@ -25,7 +25,7 @@ Test(layer, applies_spec_defaults_to_the_seed_layer)
 	cr_expect_eq(l.sh, 1); cr_expect_eq(l.sw, 1); cr_expect_eq(l.ph, 0); cr_expect_eq(l.pw, 0);
 	cr_expect_eq(l.dh, 1); cr_expect_eq(l.dw, 1);
 	cr_expect_eq(l.dtype, CG_FLOAT);
-	cr_expect_eq(l.ops, CG_ALL_OPS);
+	cr_expect_eq(l.ops, CG_DEFAULT_OPS);
 	cr_expect_str_eq(l.name, "conv");
 	/* docs/math.md, the seed example: Y is (H-k1+1) x (W-k2+1) = 3x3 */
 	cr_expect_eq(l.oh, 3); cr_expect_eq(l.ow, 3);

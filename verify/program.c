@@ -25,9 +25,10 @@
 
 static const char *const listed_macro[CG_N_OPS] = {
 	"CVG_LISTED_FORWARD", "CVG_LISTED_GRAD_WEIGHT", "CVG_LISTED_GRAD_INPUT", "CVG_LISTED_GRAD_BIAS",
+	"CVG_LISTED_SGD_UPDATE",
 };
 static const char *const fn_macro[CG_N_OPS] = {
-	"CVG_FORWARD", "CVG_GRAD_WEIGHT", "CVG_GRAD_INPUT", "CVG_GRAD_BIAS",
+	"CVG_FORWARD", "CVG_GRAD_WEIGHT", "CVG_GRAD_INPUT", "CVG_GRAD_BIAS", "CVG_SGD_UPDATE",
 };
 
 static const struct cg_embedded *embedded(const char *name)
