@@ -1,46 +1,81 @@
 /* call.c: set up the arrays of one call of one op: random integer numerators
 ** for the exact side, the same values as T in guarded buffers for the code
-** under test, and a NaN-filled output so that nothing written shows. */
+** under test, and a NaN-filled output so that nothing written shows.
+** sgd_update's arrays are read and written: they start from their
+** numerators on every run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vf.h"
 
+static int open_buf(const struct vf_ctx *x, enum vf_tensor t, struct vf_buf *b, int64_t **num)
+{
+	size_t n = x->size[t];
+
+	if (num && !(*num = calloc(n ? n : 1, sizeof(int64_t))))
+		return -1;
+	if (vf_buf_alloc(b, n, x->elem) != 0)
+		return -1;
+	if (x->l.nhwc)
+		vf_buf_channels_last(b, &x->l, t);
+	return 0;
+}
+
 int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
 {
-	enum vf_tensor o = vf_op_output(op);
 	int i;
 
 	memset(c, 0, sizeof *c);
 	c->op = op;
-	c->n_in = vf_op_inputs(op, c->t);
+	vf_op_sig(&x->l, op, &c->sig);
+	c->n_in = c->sig.n_in;
+	c->n_out = c->sig.n_out;
 	for (i = 0; i < c->n_in; i++) {
-		size_t n = x->size[c->t[i]];
-		c->num[i] = calloc(n, sizeof(int64_t));
-		if (!c->num[i] || vf_buf_alloc(&c->in[i], n, x->elem) != 0)
+		c->t[i] = c->sig.in[i];
+		if (open_buf(x, c->t[i], &c->in[i], &c->num[i]) != 0)
 			goto fail;
-		if (x->l.nhwc)
-			vf_buf_channels_last(&c->in[i], &x->l, c->t[i]);
-		c->arg[i] = &c->in[i];
+		c->a.in[i] = &c->in[i];
 	}
-	if (vf_buf_alloc(&c->out, x->size[o], x->elem) != 0)
-		goto fail;
-	if (x->l.nhwc)
-		vf_buf_channels_last(&c->out, &x->l, o);
+	for (i = 0; i < c->n_out; i++) {
+		if (open_buf(x, c->sig.out[i], &c->out[i], c->sig.in_out ? &c->out_num[i] : NULL) != 0)
+			goto fail;
+		c->a.out[i] = &c->out[i];
+	}
+	c->a.scalar[0] = ldexp(1.0, -VF_LR_LOG);
+	c->a.scalar[1] = ldexp(1.0, -VF_MU_LOG);
 	return 0;
 fail:
 	vf_call_close(c);
 	return -1;
 }
 
+void vf_call_set(struct vf_call *c, int i, size_t j, int64_t num)
+{
+	if (i < c->n_in) {
+		c->num[i][j] = num;
+		vf_buf_set(&c->in[i], j, ldexp((double)num, -c->frac));
+	} else
+		c->out_num[i - c->n_in][j] = num;   /* set in the buffer by vf_call_run */
+}
+
 /* Input i gets numerators uniform in [lo, hi], so values num / 2^frac. */
 void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac)
 {
-	size_t j;
+	size_t j, n = i < c->n_in ? c->in[i].n : c->out[i - c->n_in].n;
 
-	for (j = 0; j < c->in[i].n; j++) {
-		c->num[i][j] = vf_rng_range(r, lo, hi);
-		vf_buf_set(&c->in[i], j, ldexp((double)c->num[i][j], -frac));
+	c->frac = frac;
+	for (j = 0; j < n; j++)
+		vf_call_set(c, i, j, vf_rng_range(r, lo, hi));
+}
+
+void vf_call_bias(struct vf_call *c, int with_bias)
+{
+	if (c->sig.bias_in >= 0)
+		c->a.in[c->sig.bias_in] = with_bias ? &c->in[c->sig.bias_in] : NULL;
+	if (c->sig.bias_out >= 0) {   /* velocity_b goes with the bias */
+		c->a.out[1] = with_bias ? &c->out[1] : NULL;
+		if (c->n_out > 3)
+			c->a.out[3] = with_bias ? &c->out[3] : NULL;
 	}
 }
 
@@ -52,13 +87,14 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
 
 	if (vf_call_open(x, op, c) != 0)
 		return -1;
-	if (e && !(*e = malloc(c->out.n * sizeof **e))) {
+	if (e && !(*e = malloc((c->out[0].n ? c->out[0].n : 1) * sizeof **e))) {
 		vf_call_close(c);
 		return -1;
 	}
-	vf_rng_seed(&rng, x->seed, (unsigned)(op * VF_N_CHECKS + check));
-	for (i = 0; i < c->n_in; i++)
-		vf_call_fill(c, i, &rng, lo, hi, frac);
+	vf_rng_seed(&rng, x->seed, VF_STREAM(op, check));
+	/* Y, where it masks dY, is forward's output: never negative. */
+	for (i = 0; i < c->n_in + (c->sig.in_out ? c->n_out : 0); i++)
+		vf_call_fill(c, i, &rng, i == c->sig.mask ? 0 : lo, hi, frac);
 	return 0;
 }
 
@@ -66,16 +102,28 @@ void vf_call_close(struct vf_call *c)
 {
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < VF_MAX_IN; i++) {
 		free(c->num[i]);
 		vf_buf_free(&c->in[i]);
 	}
-	vf_buf_free(&c->out);
+	for (i = 0; i < VF_MAX_OUT; i++) {
+		free(c->out_num[i]);
+		vf_buf_free(&c->out[i]);
+	}
 	memset(c, 0, sizeof *c);
 }
 
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len)
 {
-	vf_buf_fill_nan(&c->out);
-	return vf_run(x, c->op, c->arg, &c->out, why, why_len);
+	size_t j;
+	int i;
+
+	for (i = 0; i < c->n_out; i++) {
+		if (!c->sig.in_out)
+			vf_buf_fill_nan(&c->out[i]);
+		else
+			for (j = 0; j < c->out[i].n; j++)
+				vf_buf_set(&c->out[i], j, ldexp((double)c->out_num[i][j], -c->frac));
+	}
+	return vf_run(x, c->op, &c->a, why, why_len);
 }

@@ -10,7 +10,20 @@
 ** one forward) <= VF_FD_BUDGET, or with --exhaustive.  Otherwise t random
 ** directions with coordinates uniform in {0..2^s-1}: a wrong gradient g'
 ** makes v -> <g' - g, v> a nonzero linear form, which vanishes with
-** probability <= 2^-s per direction, so P(a wrong gradient passes) <= 2^-st. */
+** probability <= 2^-s per direction, so P(a wrong gradient passes) <= 2^-st.
+**
+** --activation relu: Y = max(0, Z), Z = conv + b, and L is quadratic only
+** where no Z changes sign (MATH.md part III).  W is drawn even and b odd, so
+** every Z is odd, |Z| >= 1; the step is v / H with H a power of two above
+** the most any Z moves along v, so H Z +- Dv keeps the sign of Z.  All in
+** integers: H Z(x +- v/H) is forward() on the inputs scaled by H, the
+** perturbed one moved by +-v, and the central difference is
+** sum (Y+ - Y-)(Y+ + Y- - 2 H T) / (4 H) over the scaled outputs Y+-.  The
+** signs are checked exactly at both ends (H doubles if one flips, which the
+** bound says never happens).  The op gets Y = max(0, Z) and dY = d.
+**
+** sgd_update writes no gradient: (W - W')/lr - momentum v is its dW, and
+** (b - b')/lr - momentum v_b its db; both are differenced. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +94,90 @@ struct fd {
 	int64_t *y, *yp, *ym;
 	enum vf_tensor p;           /* the tensor differentiated */
 	int64_t *g;                 /* the generated gradient, as integers */
+	int relu;
+	int64_t *z;                 /* relu: Z at the base point, whose signs must hold */
+	int64_t *sc[VF_B + 1];      /* relu: I, W, b scaled by h as the step 1/h needs */
+	int64_t h;                  /* relu: the step is v / h */
+	long long n_rescaled;       /* relu: how often a sign flipped and h doubled */
 };
+
+/* sc = the inputs that make forward() give h Z: p itself and b times h, and
+** for W or I the other one of them times h too if p is b. */
+static void rescale(struct fd *f)
+{
+	int i;
+	size_t j;
+
+	for (i = VF_I; i <= VF_B; i++) {
+		int64_t m = i == (int)f->p || i == VF_B || (f->p == VF_B && i == VF_W) ? f->h : 1;
+		for (j = 0; j < f->x->size[i]; j++)
+			f->sc[i][j] = f->t[i][j] * m;
+	}
+}
+
+/* Whether every output of y has the sign of z (Z is never 0 here). */
+static int same_signs(const int64_t *y, const int64_t *z, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((y[i] > 0) != (z[i] > 0) || y[i] == 0)
+			return 0;
+	return 1;
+}
+
+static void relu(int64_t *y, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (y[i] < 0)
+			y[i] = 0;
+}
+
+/* The relu central difference (the comment at the top), in place in sc. */
+static int central_relu(struct fd *f, const int64_t *v, size_t only, vf_i128 *cd)
+{
+	const struct cg_layer *l = &f->x->l;
+	size_t n = f->x->size[f->p], ny = f->x->size[VF_Y], i, lo = v ? 0 : only, hi = v ? n : only + 1;
+	int64_t *p = f->sc[f->p];
+	int tries;
+	vf_i128 q4;
+
+	for (tries = 0; ; tries++) {
+		int ok;
+		for (i = lo; i < hi; i++) p[i] += v ? v[i] : 1;
+		forward_i64(l, f->sc[VF_I], f->sc[VF_W], f->sc[VF_B], f->yp);
+		for (i = lo; i < hi; i++) p[i] -= 2 * (v ? v[i] : 1);
+		forward_i64(l, f->sc[VF_I], f->sc[VF_W], f->sc[VF_B], f->ym);
+		for (i = lo; i < hi; i++) p[i] += v ? v[i] : 1;
+		ok = same_signs(f->yp, f->z, ny) && same_signs(f->ym, f->z, ny);
+		if (ok)
+			break;
+		if (tries == 4 || f->h > ((int64_t)1 << 40))
+			return -1;   /* the bound on h is wrong: a verifier bug */
+		f->h *= 2;
+		f->n_rescaled++;
+		rescale(f);
+	}
+	relu(f->yp, ny);
+	relu(f->ym, ny);
+	/* 4 h^2 (L(x+v/h) - L(x-v/h)) / 2, with T = Y - d scaled by h as well. */
+	{
+		vf_i128 acc = 0, t, u, pr;
+		for (i = 0; i < ny; i++) {
+			t = (vf_i128)f->yp[i] - f->ym[i];
+			u = (vf_i128)f->yp[i] + f->ym[i] - 2 * (vf_i128)f->h * ((vf_i128)f->y[i] - f->t[VF_Y][i]);
+			if (__builtin_mul_overflow(t, u, &pr) || __builtin_add_overflow(acc, pr, &acc))
+				return -1;
+		}
+		q4 = acc;
+	}
+	if (q4 % (4 * (vf_i128)f->h) != 0)
+		return -1;   /* L is quadratic along the step: never */
+	*cd = q4 / (4 * (vf_i128)f->h);
+	return 0;
+}
 
 /* The exact central difference of L along v (in place: x +- v, restored). */
 static int central(struct fd *f, const int64_t *v, size_t only, vf_i128 *cd)
@@ -91,6 +187,8 @@ static int central(struct fd *f, const int64_t *v, size_t only, vf_i128 *cd)
 	size_t n = f->x->size[f->p], i, lo = v ? 0 : only, hi = v ? n : only + 1;
 	vf_i128 q4;
 
+	if (f->relu)
+		return central_relu(f, v, only, cd);
 	for (i = lo; i < hi; i++) p[i] += v ? v[i] : 1;
 	forward_i64(l, f->t[VF_I], f->t[VF_W], f->t[VF_B], f->yp);
 	for (i = lo; i < hi; i++) p[i] -= 2 * (v ? v[i] : 1);
@@ -198,12 +296,88 @@ static int directional(struct fd *f, enum cg_op op, struct vf_rng *rng, struct v
 	return rc;
 }
 
+/* relu: the least power of two above the most any Z moves along a step v
+** (|v| < 2^s): each Z sums at most (C/G) k1 k2 products with one factor
+** perturbed, so h > (C/G) k1 k2 2^a 2^s keeps every sign. */
+static int64_t step_scale(const struct cg_layer *l, enum vf_tensor p, int a, int s)
+{
+	uint64_t n = (uint64_t)(l->c / l->g) * (uint64_t)l->k1 * (uint64_t)l->k2;
+	uint64_t most = p == VF_B ? (uint64_t)1 << s : n << (a + s);
+	int64_t h = 1;
+
+	while ((uint64_t)h <= most)
+		h *= 2;
+	return h;
+}
+
+/* relu: whether magnitude a and steps below 2^s keep forward_i64 within
+** int64 and central_relu's sums within 128 bits, with h up to twice
+** step_scale's (one doubling; more is a verifier bug anyway):
+** |sums| <= n 2^a (2h 2^a + 2^s) + 2h 2^a + 2^s =: B < 2^61, and
+** n_Y (4 n 2^(a+s)) (4 B) < 2^125. */
+static int relu_fits(const struct vf_ctx *x, int a, int s)
+{
+	const struct cg_layer *l = &x->l;
+	long double n = (long double)(l->c / l->g) * l->k1 * l->k2, h = 0, b;
+	int p;
+
+	for (p = VF_I; p <= VF_B; p++) {
+		long double hp = 2 * (long double)step_scale(l, (enum vf_tensor)p, a, s);
+		if (hp > h)
+			h = hp;
+	}
+	if (h > ldexpl(1, 41))
+		return 0;
+	b = n * ldexpl(1, a) * (h * ldexpl(1, a) + ldexpl(1, s)) + h * ldexpl(1, a) + ldexpl(1, s);
+	return b < ldexpl(1, 61) &&
+	       (long double)x->size[VF_Y] * 4 * n * ldexpl(1, a + s) * 4 * b < ldexpl(1, 125);
+}
+
+/* Difference L along f->p and compare with f->g: per coordinate or along
+** random directions, as r->directional says. */
+static int difference(struct fd *f, enum cg_op op, struct vf_rng *rng, struct vf_result *r)
+{
+	if (f->relu) {
+		f->h = step_scale(&f->x->l, f->p, r->magnitude_exp, r->directional ? DIR_BITS : 0);
+		rescale(f);
+	}
+	return r->directional ? directional(f, op, rng, r) : per_coordinate(f, op, r);
+}
+
+/* sgd_update's implied gradient of parameter P (numerators, with velocity V
+** or NULL) from P' = out: (P - P') 2^lr - V / 2^mu, which must be an integer. */
+static int implied(struct fd *f, enum cg_op op, const int64_t *P, const int64_t *V,
+                   const struct vf_buf *out, enum vf_tensor t, const char *name, struct vf_result *r)
+{
+	char where[96], cv[48];
+	size_t i;
+
+	for (i = 0; i < out->n; i++) {
+		double pc = vf_buf_get(out, i);
+		long double g = ldexpl((long double)P[i] - pc, VF_LR_LOG) - (V ? ldexpl((long double)V[i], -VF_MU_LOG) : 0);
+		if (g >= -9.0e18L && g <= 9.0e18L && g == floorl(g)) {   /* false for NaN */
+			f->g[i] = (int64_t)g;
+			continue;
+		}
+		vf_coord(&f->x->l, t, i, where, sizeof where);
+		vf_fmt_value(pc, cv, sizeof cv);
+		snprintf(r->detail, sizeof r->detail, "%s %s[%s]: computed %s, so (%s - %s')/lr%s is not an "
+		         "integer as the exact gradient is", cg_op_names[op], name, where, cv, t == VF_W ? "W" : "b",
+		         t == VF_W ? "W" : "b", V ? " - momentum v" : "");
+		snprintf(r->where, sizeof r->where, "%s", where);
+		snprintf(r->computed, sizeof r->computed, "%s", cv);
+		r->n_wrong = 1;
+		return -1;
+	}
+	return 0;
+}
+
 int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
-	static const enum vf_tensor wrt[CG_N_OPS] = { VF_Y, VF_W, VF_I, VF_B };
+	static const enum vf_tensor wrt[CG_N_OPS] = { VF_Y, VF_W, VF_I, VF_B, VF_W };
 	const struct cg_layer *l = &x->l;
-	int a = vf_exact_magnitude(x, op), i, rc = -1;
-	int64_t one;
+	int a = vf_exact_magnitude(x, op), i, rc = -1, sgd = op == CG_SGD_UPDATE;
+	int64_t one, *vel[2] = { NULL, NULL };
 	double cost = (double)x->size[VF_Y] * (l->c / l->g) * l->k1 * l->k2;
 	struct fd f;
 	struct vf_call c;
@@ -213,7 +387,9 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 	memset(&f, 0, sizeof f);
 	f.x = x;
 	f.p = wrt[op];
-	if (a < 0) {
+	f.relu = l->relu;
+	r->momentum = l->momentum;
+	if (a < 0 || (f.relu && vf_exact_magnitude(x, CG_FORWARD) < 0)) {
 		r->applicable = 0;
 		snprintf(r->detail, sizeof r->detail, "not applicable: the generated %s cannot be exact "
 		         "in %s even with inputs in {-1,0,1}", cg_op_names[op], x->p == 24 ? "float" : "double");
@@ -221,35 +397,79 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 	}
 	if (a > FD_CAP)
 		a = FD_CAP;
+	r->directional = !(x->exhaustive || cost * (double)x->size[f.p] <= (double)VF_FD_BUDGET);
+	if (f.relu) {
+		/* Y = max(0, Z) goes to the op: it must be exact in T too. */
+		if (a > vf_exact_magnitude(x, CG_FORWARD))
+			a = vf_exact_magnitude(x, CG_FORWARD);
+		while (a >= 0 && !relu_fits(x, a, r->directional ? DIR_BITS : 0))
+			a--;
+		if (a < 0) {
+			r->applicable = 0;
+			snprintf(r->detail, sizeof r->detail, "not applicable: steps that keep every sign of Z "
+			         "overflow the 64-bit sums of this layer (%s)", cg_op_names[op]);
+			return 0;
+		}
+	}
 	r->magnitude_exp = a;
 	/* Bound for forward_i64: with the perturbed tensor below 2^a + 2^s and the
 	** others below 2^a, |partial sums of Y+-| <= (C/G) k1 k2 (2^a + 2^s) 2^a + 2^a + 2^s
-	** < 2^31 2^21 2^8 + 2^22 < 2^61, as (C/G) k1 k2 < 2^31 and a <= 8: no int64 overflow. */
+	** < 2^31 2^21 2^8 + 2^22 < 2^61, as (C/G) k1 k2 < 2^31 and a <= 8: no int64 overflow.
+	** relu: relu_fits. */
 	if (vf_call_open(x, op, &c) != 0)
 		return -1;
 	for (i = 0; i < VF_N_TENSORS; i++)
 		if (!(f.t[i] = calloc(x->size[i], sizeof(int64_t))))
 			goto done;
+	for (i = 0; f.relu && i <= VF_B; i++)
+		if (!(f.sc[i] = calloc(x->size[i], sizeof(int64_t))))
+			goto done;
+	for (i = 0; i < 2; i++)
+		if (!(vel[i] = calloc(x->size[i ? VF_B : VF_W], sizeof(int64_t))))
+			goto done;
 	f.y = malloc(x->size[VF_Y] * sizeof *f.y);
 	f.yp = malloc(x->size[VF_Y] * sizeof *f.yp);
 	f.ym = malloc(x->size[VF_Y] * sizeof *f.ym);
-	f.g = malloc(x->size[f.p] * sizeof *f.g);
-	if (!f.y || !f.yp || !f.ym || !f.g)
+	f.z = malloc(x->size[VF_Y] * sizeof *f.z);
+	f.g = malloc((x->size[f.p] > x->size[VF_B] ? x->size[f.p] : x->size[VF_B]) * sizeof *f.g);
+	if (!f.y || !f.yp || !f.ym || !f.z || !f.g)
 		goto done;
-	vf_rng_seed(&rng, x->seed, (unsigned)(op * VF_N_CHECKS + VF_FDIFF));
+	vf_rng_seed(&rng, x->seed, VF_STREAM(op, VF_FDIFF));
 	one = (int64_t)1 << a;
 	for (i = 0; i < VF_N_TENSORS; i++) {
 		size_t j;
 		for (j = 0; j < x->size[i]; j++)
 			f.t[i][j] = vf_rng_range(&rng, -one, one);
 	}
-	/* The op gets the same I, W and d = dY that define L. */
+	if (f.relu) {   /* W even, b odd: every Z odd, never 0 */
+		size_t j;
+		for (j = 0; j < x->size[VF_W]; j++)
+			f.t[VF_W][j] = 2 * (f.t[VF_W][j] / 2);
+		for (j = 0; j < x->size[VF_B]; j++)
+			f.t[VF_B][j] = a == 0 ? (f.t[VF_B][j] < 0 ? -1 : 1) : 2 * (f.t[VF_B][j] / 2) + (f.t[VF_B][j] < 0 ? -1 : 1);
+	}
+	forward_i64(l, f.t[VF_I], f.t[VF_W], f.t[VF_B], f.z);
+	memcpy(f.y, f.z, x->size[VF_Y] * sizeof *f.y);
+	if (f.relu)
+		relu(f.y, x->size[VF_Y]);
+	if (sgd && l->momentum)
+		for (i = 0; i < 2; i++) {
+			size_t j;
+			for (j = 0; j < x->size[i ? VF_B : VF_W]; j++)
+				vel[i][j] = vf_rng_range(&rng, -one, one);
+		}
+	/* The op gets the same I, W and d = dY that define L, and Y = max(0, Z). */
 	for (i = 0; i < c.n_in; i++) {
 		size_t j;
-		for (j = 0; j < x->size[c.t[i]]; j++) {
-			c.num[i][j] = f.t[c.t[i]][j];
-			vf_buf_set(&c.in[i], j, (double)c.num[i][j]);
-		}
+		const int64_t *src = i == c.sig.mask ? f.y : f.t[c.t[i]];
+		for (j = 0; j < x->size[c.t[i]]; j++)
+			vf_call_set(&c, i, j, src[j]);
+	}
+	if (sgd) {   /* and sgd_update its parameters at the point where L is differenced */
+		size_t j;
+		for (i = 0; i < c.n_out; i++)
+			for (j = 0; j < c.out[i].n; j++)
+				vf_call_set(&c, c.n_in + i, j, i < 2 ? f.t[i ? VF_B : VF_W][j] : vel[i - 2][j]);
 	}
 	rc = 0;
 	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
@@ -258,25 +478,33 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		r->n_wrong = 1;
 		goto done;
 	}
-	if (integral(&f, op, &c.out, r) != 0)
+	if (sgd ? implied(&f, op, f.t[VF_W], l->momentum ? vel[0] : NULL, &c.out[0], VF_W, "weight", r) != 0
+	        : integral(&f, op, &c.out[0], r) != 0)
 		goto done;
-	forward_i64(l, f.t[VF_I], f.t[VF_W], f.t[VF_B], f.y);
-	r->directional = !(x->exhaustive || cost * (double)x->size[f.p] <= (double)VF_FD_BUDGET);
 	if (r->directional) {
 		r->n_items = N_DIRS;
 		r->dir_bits = DIR_BITS;
 		r->dir_len = (long long)x->size[f.p];
 		r->bound_exp = DIR_BITS * N_DIRS;
-		rc = directional(&f, op, &rng, r);
-	} else {
+	} else
 		r->n_items = (long long)x->size[f.p];
-		rc = per_coordinate(&f, op, r);
+	rc = difference(&f, op, &rng, r);
+	if (rc == 0 && sgd && r->n_wrong == 0) {   /* then the bias, the same way */
+		f.p = VF_B;
+		if (implied(&f, op, f.t[VF_B], l->momentum ? vel[1] : NULL, &c.out[1], VF_B, "bias", r) != 0)
+			goto done;
+		if (!r->directional)
+			r->n_items += (long long)x->size[VF_B];
+		rc = difference(&f, op, &rng, r);
 	}
 done:
 	r->passed = rc == 0 && r->n_wrong == 0;
 	for (i = 0; i < VF_N_TENSORS; i++)
 		free(f.t[i]);
-	free(f.y), free(f.yp), free(f.ym), free(f.g);
+	for (i = 0; i <= VF_B; i++)
+		free(f.sc[i]);
+	free(vel[0]), free(vel[1]);
+	free(f.y), free(f.yp), free(f.ym), free(f.z), free(f.g);
 	vf_call_close(&c);
 	return rc;
 }

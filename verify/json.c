@@ -170,6 +170,12 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 			put(o, "bound_log2", json_integer(-(json_int_t)r->bound_exp), bad);
 		}
 	}
+	if (r->check == VF_RELU_ZERO)
+		put(o, "zeros_in_y", json_integer(r->n_zero), bad);
+	if (r->op == CG_SGD_UPDATE && r->check == VF_REFERENCE) {
+		put(o, "lr_log2", json_integer(-VF_LR_LOG), bad);
+		put(o, "momentum_log2", r->momentum ? json_integer(-VF_MU_LOG) : json_null(), bad);
+	}
 	if (r->check == VF_ROUNDING) {
 		json_t *t = json_object();
 		put(t, "formula", json_string("gamma_n * sum |a_i*b_i|, gamma_n = n u / (1 - n u)"), bad);

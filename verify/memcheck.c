@@ -61,10 +61,9 @@ int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		a = 0;
 	if (vf_call_prepare(x, op, VF_MEMORY, -((int64_t)1 << a), (int64_t)1 << a, 0, &c, NULL) != 0)
 		return -1;   /* no exact values: only the accesses are checked */
-	for (pass = 0; pass < (op == CG_FORWARD ? 2 : 1); pass++) {
-		if (pass == 1)
-			c.arg[2] = NULL;
-		rc = vf_prog_run(x, &x->mem, (int)op, c.arg, &c.out, MEM_LIMIT, why, sizeof why);
+	for (pass = 0; pass < (op == CG_FORWARD || op == CG_SGD_UPDATE ? 2 : 1); pass++) {
+		vf_call_bias(&c, pass == 0);
+		rc = vf_prog_run(x, &x->mem, (int)op, &c.a, MEM_LIMIT, why, sizeof why);
 		if (rc == 0)
 			continue;
 		r->timed_out = rc == VF_TIMED_OUT;

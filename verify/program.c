@@ -70,6 +70,7 @@ static int write_layer_header(const struct vf_ctx *x, const struct vf_prog *p)
 	fprintf(f, "#define CVG_INPUT_SIZE %s_INPUT_SIZE\n#define CVG_WEIGHT_SIZE %s_WEIGHT_SIZE\n", n, n);
 	fprintf(f, "#define CVG_BIAS_SIZE %s_BIAS_SIZE\n#define CVG_OUTPUT_SIZE %s_OUTPUT_SIZE\n", n, n);
 	fprintf(f, "#define CVG_WORKSPACE_ARG %d\n", x->l.workspace);
+	fprintf(f, "#define CVG_RELU %d\n#define CVG_MOMENTUM %d\n", x->l.relu, x->l.momentum);
 	if (x->l.workspace)
 		fprintf(f, "#define CVG_WORKSPACE_BYTES %s_WORKSPACE_BYTES\n#define CVG_WORKSPACE_ALIGN %s_WORKSPACE_ALIGN\n", n, n);
 	for (op = 0; op < CG_N_OPS; op++)
@@ -247,11 +248,14 @@ static unsigned long u32_at(const unsigned char *b)
 	       (unsigned long)b[3] << 24;
 }
 
-static int write_call(const struct vf_prog *p, unsigned long op, unsigned long flags,
-                      struct vf_buf *const in[3], int n_in)
+/* call.in: the header, the scalars, the inputs, then the arrays the op reads
+** and writes (driver.c describes the format). */
+static int write_call(const struct vf_prog *p, unsigned long op, unsigned long flags, const struct vf_sig *s,
+                      const struct vf_args *a, size_t elem)
 {
 	unsigned char h[12] = { 'C', 'V', 'G', 'I' };
 	FILE *f = fopen(p->in, "wb");
+	float sf;
 	int i, k, ok;
 
 	if (!f)
@@ -261,8 +265,16 @@ static int write_call(const struct vf_prog *p, unsigned long op, unsigned long f
 		h[8 + k] = (unsigned char)(flags >> (8 * k) & 0xff);
 	}
 	ok = fwrite(h, 1, sizeof h, f) == sizeof h;
-	for (i = 0; ok && i < n_in; i++)
-		ok = fwrite(in[i]->data, in[i]->elem, in[i]->n, f) == in[i]->n;
+	for (i = 0; ok && i < s->n_scalar; i++) {
+		sf = (float)a->scalar[i];
+		ok = fwrite(elem == sizeof sf ? (const void *)&sf : (const void *)&a->scalar[i], elem, 1, f) == 1;
+	}
+	for (i = 0; ok && i < s->n_in; i++)
+		if (a->in[i])
+			ok = fwrite(a->in[i]->data, a->in[i]->elem, a->in[i]->n, f) == a->in[i]->n;
+	for (i = 0; ok && s->in_out && i < s->n_out; i++)
+		if (a->out[i])
+			ok = fwrite(a->out[i]->data, a->out[i]->elem, a->out[i]->n, f) == a->out[i]->n;
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -294,23 +306,35 @@ static void explain(const struct vf_prog *p, int st, char *why, size_t why_len)
 		         WIFEXITED(st) ? WEXITSTATUS(st) : -1, said[0] ? ": " : "", said);
 }
 
-int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct vf_buf *const in[3],
-                struct vf_buf *out, int limit, char *why, size_t why_len)
+/* Which written array the driver found a guard broken around (DRV_OUT_SHIFT). */
+static int first_out(unsigned long faults)
 {
-	enum vf_tensor t[3];
+	int i;
+	for (i = 0; i < VF_MAX_OUT; i++)
+		if (faults >> DRV_OUT_SHIFT & (1ul << i))
+			return i;
+	return 0;
+}
+
+int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, const struct vf_args *a,
+                int limit, char *why, size_t why_len)
+{
+	struct vf_sig s;
 	unsigned char head[24];
 	unsigned long flags = 0, faults;
 	double one = 1.5;
 	float onef = 1.5f;
 	size_t one_len = x->elem;
 	FILE *f;
-	int i, n_in = op < 0 ? 0 : vf_op_inputs((enum cg_op)op, t), st, ok;
+	int i, st, ok;
 
-	if (op == CG_FORWARD && !in[2]) {
+	memset(&s, 0, sizeof s);
+	s.bias_in = s.bias_out = -1;
+	if (op >= 0)
+		vf_op_sig(&x->l, (enum cg_op)op, &s);
+	if ((s.bias_in >= 0 && !a->in[s.bias_in]) || (s.bias_out >= 0 && !a->out[s.bias_out]))
 		flags = 1;
-		n_in = 2;
-	}
-	if (write_call(p, op < 0 ? 0xfffffffful : (unsigned long)op, flags, in, n_in) != 0) {
+	if (write_call(p, op < 0 ? 0xfffffffful : (unsigned long)op, flags, &s, a, x->elem) != 0) {
 		snprintf(why, why_len, "cannot write %s: %s", p->in, strerror(errno));
 		return -1;
 	}
@@ -345,7 +369,9 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct 
 		return st == -3 ? VF_NOT_STARTED : -1;
 	}
 	faults = u32_at(head + 4);
-	ok = op < 0 || fread(out->data, out->elem, out->n, f) == out->n;
+	for (i = 0; ok && i < s.n_out; i++)
+		if (a->out[i])
+			ok = fread(a->out[i]->data, a->out[i]->elem, a->out[i]->n, f) == a->out[i]->n;
 	fclose(f);
 	if (faults & DRV_NO_MEMORY)
 		snprintf(why, why_len, "the target has not enough memory for the layer's arrays (and %d-byte guards)",
@@ -355,9 +381,9 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct 
 	else if (faults & DRV_INPUT_WRITTEN)
 		snprintf(why, why_len, "wrote into an input array or next to one (inputs are const)");
 	else if (faults & DRV_BELOW_OUTPUT)
-		snprintf(why, why_len, "wrote before the start of its output array");
+		snprintf(why, why_len, "wrote before the start of %s", vf_out_name(x, (enum cg_op)op, first_out(faults)));
 	else if (faults & DRV_ABOVE_OUTPUT)
-		snprintf(why, why_len, "wrote past the end of its output array");
+		snprintf(why, why_len, "wrote past the end of %s", vf_out_name(x, (enum cg_op)op, first_out(faults)));
 	else if (faults & DRV_BELOW_WORKSPACE)
 		snprintf(why, why_len, "wrote before the start of its workspace");
 	else if (faults & DRV_ABOVE_WORKSPACE)

@@ -7,6 +7,7 @@
 ** rounding.c choose them so) and so is b_scale, so a term is below 2^62; an
 ** output has fewer than 2^31 terms (counts are capped at INT_MAX by the
 ** parser), so |v| and s stay below 2^93, far inside 128 bits: no overflow. */
+#include <stdlib.h>
 #include "vf.h"
 
 #define ABS128(t) ((vf_u128)((t) < 0 ? -(t) : (t)))
@@ -145,4 +146,100 @@ void vf_ref_grad_bias(const struct cg_layer *l, const int64_t *dY, int64_t scale
 		for (j = 0; j < l->ow; j++)
 			add(e, dY[((n * l->k + k) * l->oh + i) * l->ow + j], scale);
 	}
+}
+
+void vf_ref_relu(struct vf_exact *Y, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (Y[i].v < 0)
+			Y[i].v = 0;   /* s and n stay: relu is 1-Lipschitz, so rounding.c's bound still holds */
+}
+
+void vf_ref_mask(const int64_t *Y, const int64_t *dY, size_t n, int64_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = Y[i] > 0 ? dY[i] : 0;
+}
+
+/* Bound: |P p_scale|, |V v_scale| < 2^62 and g below 2^93 (above), so every
+** value below stays under 2^98. */
+int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, const int64_t *V,
+               int64_t v_scale, size_t n, struct vf_exact *P2, struct vf_exact *V2)
+{
+	int lr = VF_LR_LOG, mu = VF_MU_LOG, shift = V ? lr + mu : lr;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		vf_i128 p = (vf_i128)P[i] * p_scale;
+
+		if (!V) {
+			P2[i].v = p * ((vf_i128)1 << lr) - g[i].v;
+			P2[i].s = ABS128(p) * ((vf_u128)1 << lr) + g[i].s;
+			P2[i].n = g[i].n + 1;
+		} else {
+			vf_i128 v = (vf_i128)V[i] * v_scale;
+			V2[i].v = v + g[i].v * ((vf_i128)1 << mu);
+			V2[i].s = ABS128(v) + g[i].s * ((vf_u128)1 << mu);
+			V2[i].n = g[i].n + 1;
+			P2[i].v = p * ((vf_i128)1 << shift) - V2[i].v;
+			P2[i].s = ABS128(p) * ((vf_u128)1 << shift) + V2[i].s;
+			P2[i].n = g[i].n + 2;
+		}
+	}
+	return shift;
+}
+
+int vf_ref_call(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, struct vf_exact *e[],
+                int shift[])
+{
+	const struct cg_layer *l = &x->l;
+	const struct vf_sig *s = &c->sig;
+	const int64_t *dy = s->dy >= 0 ? c->num[s->dy] : NULL;
+	int64_t *masked = NULL;
+	struct vf_exact *g = NULL;
+	int i, mom = c->n_out > 2;
+
+	for (i = 0; i < c->n_out; i++)
+		shift[i] = 0;
+	if (s->mask >= 0) {
+		if (!(masked = malloc(x->size[VF_Y] * sizeof *masked)))
+			return -1;
+		vf_ref_mask(c->num[s->mask], dy, x->size[VF_Y], masked);
+		dy = masked;
+	}
+	switch (c->op) {
+	case CG_FORWARD:
+		vf_ref_forward(l, c->num[0], c->num[1], c->a.in[2] ? c->num[2] : NULL, scale, e[0]);
+		if (l->relu)
+			vf_ref_relu(e[0], x->size[VF_Y]);
+		break;
+	case CG_GRAD_WEIGHT: vf_ref_grad_weight(l, c->num[0], dy, e[0]); break;
+	case CG_GRAD_INPUT:  vf_ref_grad_input(l, c->num[0], dy, e[0]); break;
+	case CG_GRAD_BIAS:   vf_ref_grad_bias(l, dy, scale, e[0]); break;
+	default:
+		if (!(g = malloc((x->size[VF_W] > x->size[VF_B] ? x->size[VF_W] : x->size[VF_B]) * sizeof *g)))
+			break;
+		vf_ref_grad_weight(l, c->num[0], dy, g);
+		shift[0] = vf_ref_sgd(g, c->out_num[0], scale, mom ? c->out_num[2] : NULL, scale,
+		                      x->size[VF_W], e[0], mom ? e[2] : NULL);
+		if (mom)
+			shift[2] = VF_MU_LOG;
+		if (c->a.out[1]) {
+			vf_ref_grad_bias(l, dy, scale, g);
+			shift[1] = vf_ref_sgd(g, c->out_num[1], scale, mom ? c->out_num[3] : NULL, scale,
+			                      x->size[VF_B], e[1], mom ? e[3] : NULL);
+			if (mom)
+				shift[3] = VF_MU_LOG;
+		}
+		break;
+	}
+	free(masked);
+	if (c->op == CG_SGD_UPDATE && !g)
+		return -1;
+	free(g);
+	return 0;
 }

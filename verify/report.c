@@ -3,7 +3,8 @@
 ** JSON printer can sit beside it and say the same. */
 #include "vf.h"
 
-const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding", "memory" };
+const char *const vf_check_names[VF_N_CHECKS] = { "reference", "finite-diff", "rounding", "memory",
+                                                  "relu-at-zero" };
 
 void vf_report_header(FILE *out, const struct vf_ctx *x, const char *layer_opts)
 {
@@ -30,9 +31,19 @@ static void claim(const struct vf_result *r, FILE *out)
 	switch (r->check) {
 	case VF_REFERENCE:
 		fprintf(out, "%lld output%s == exact (integer inputs, |x| <= 2^%d)%s", n, plural(n),
-		        r->magnitude_exp, r->op == CG_FORWARD ? ", with bias and with bias NULL" : "");
+		        r->magnitude_exp, r->op == CG_FORWARD || r->op == CG_SGD_UPDATE
+		                          ? ", with bias and with bias NULL" : "");
+		if (r->op == CG_SGD_UPDATE)
+			fprintf(out, "; lr 2^-%d%s", VF_LR_LOG, r->momentum ? ", momentum 2^-1" : "");
+		break;
+	case VF_RELU_ZERO:
+		fprintf(out, "%lld output%s == exact with %lld element%s of Y exactly 0 and dY != 0 there: "
+		        "derivative 0 at 0 (|x| <= 2^%d)", n, plural(n), r->n_zero, plural(r->n_zero),
+		        r->magnitude_exp);
 		break;
 	case VF_FDIFF:
+		if (r->op == CG_SGD_UPDATE)
+			fprintf(out, "dW = (W - W')/lr%s and db likewise: ", r->momentum ? " - momentum v" : "");
 		if (r->directional)
 			fprintf(out, "%lld direction%s in {0..2^%d-1}^%lld: P(wrong gradient passes) <= 2^-%d",
 			        n, plural(n), r->dir_bits, r->dir_len, r->bound_exp);

@@ -68,29 +68,22 @@ static int within(double c, const struct vf_exact *e, int f2, int p)
 	return within_exact(c, e, f2, p);
 }
 
-static void reference(const struct vf_ctx *x, const struct vf_call *c, int64_t scale,
-                      struct vf_exact *e)
-{
-	switch (c->op) {
-	case CG_FORWARD:     vf_ref_forward(&x->l, c->num[0], c->num[1], c->num[2], scale, e); break;
-	case CG_GRAD_WEIGHT: vf_ref_grad_weight(&x->l, c->num[0], c->num[1], e); break;
-	case CG_GRAD_INPUT:  vf_ref_grad_input(&x->l, c->num[0], c->num[1], e); break;
-	default:             vf_ref_grad_bias(&x->l, c->num[0], scale, e); break;
-	}
-}
-
-static void describe(const struct vf_ctx *x, enum cg_op op, size_t i, double c,
+static void describe(const struct vf_ctx *x, enum cg_op op, int o, enum vf_tensor t, size_t i, double c,
                      const struct vf_exact *e, int f2, struct vf_result *r)
 {
-	char where[96], cv[48];
+	char where[96], cv[48], name[64];
 	long double el = ldexpl((long double)e->v, -f2), sl = ldexpl((long double)e->s, -f2);
 	long double nu = ldexpl((long double)e->n, -x->p);
 
-	vf_coord(&x->l, vf_op_output(op), i, where, sizeof where);
+	vf_coord(&x->l, t, i, where, sizeof where);
 	vf_fmt_value(c, cv, sizeof cv);
+	if (op == CG_SGD_UPDATE)
+		snprintf(name, sizeof name, "%s %s", cg_op_names[op], vf_out_name(x, op, o));
+	else
+		snprintf(name, sizeof name, "%s", cg_op_names[op]);
 	snprintf(r->detail, sizeof r->detail,
 	         "%s[%s]: exact %.17Lg (rounded for display), computed %s: error %.3Lg > "
-	         "gamma_%lld*sum|a*b| = %.3Lg", cg_op_names[op], where, el, cv,
+	         "gamma_%lld*sum|a*b| = %.3Lg", name, where, el, cv,
 	         isfinite(c) ? fabsl((long double)c - el) : (long double)INFINITY,
 	         (long long)e->n, nu / (1 - nu) * sl);
 	snprintf(r->where, sizeof r->where, "%s", where);
@@ -100,12 +93,13 @@ static void describe(const struct vf_ctx *x, enum cg_op op, size_t i, double c,
 
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
-	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, i;
+	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, i, o, shift[VF_MAX_OUT];
 	int64_t top = ((int64_t)1 << bits) - 1;
-	uint64_t n_max = vf_max_terms(&x->l, op);
-	struct vf_exact *e;
+	uint64_t n_max = vf_max_terms(&x->l, op) + (op == CG_SGD_UPDATE ? 2 : 0);
+	struct vf_exact *e[VF_MAX_OUT];
 	struct vf_call c;
 	char why[256];
+	long long done = 0;
 	size_t k;
 
 	r->frac_bits = f;
@@ -116,32 +110,46 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 		         (unsigned long long)n_max);
 		return 0;
 	}
-	if (vf_call_prepare(x, op, VF_ROUNDING, -top, top, f, &c, &e) != 0)
+	if (vf_call_prepare(x, op, VF_ROUNDING, -top, top, f, &c, NULL) != 0)
 		return -1;
-	r->n_items = (long long)c.out.n;
+	if (vf_exact_alloc(&c, e) != 0) {
+		vf_exact_free(e);
+		vf_call_close(&c);
+		return -1;
+	}
+	for (o = 0; o < c.n_out; o++)
+		r->n_items += (long long)c.out[o].n;
 	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
 		r->timed_out = i == VF_TIMED_OUT;
 		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
 		goto done;
 	}
-	/* Products carry 2^-2f; a lone bias or dY numerator is scaled by 2^f to match. */
-	reference(x, &c, (int64_t)1 << f, e);
-	for (k = 0; k < c.out.n; k++) {
-		double v = vf_buf_get(&c.out, k);
-		vf_progress((long long)k, (long long)c.out.n, "outputs");
-		if (isfinite(v) && within(v, &e[k], 2 * f, x->p))
-			continue;
-		if (r->n_wrong++ == 0)
-			describe(x, op, k, v, &e[k], 2 * f, r);
+	/* Products carry 2^-2f; a lone bias, dY, weight or velocity numerator is
+	** scaled by 2^f to match.  sgd_update's lr and momentum are powers of two:
+	** multiplying by them is exact, so its W' (v') is a floating-point sum of
+	** dW's terms and W and v, and gamma_n holds with n counting those too. */
+	if (vf_ref_call(x, &c, (int64_t)1 << f, e, shift) != 0) {
+		vf_exact_free(e);
+		vf_call_close(&c);
+		return -1;
 	}
+	for (o = 0; o < c.n_out; o++)
+		for (k = 0; k < c.out[o].n; k++) {
+			double v = vf_buf_get(&c.out[o], k);
+			vf_progress(done++, r->n_items, "outputs");
+			if (isfinite(v) && within(v, &e[o][k], 2 * f + shift[o], x->p))
+				continue;
+			if (r->n_wrong++ == 0)
+				describe(x, op, o, c.sig.out[o], k, v, &e[o][k], 2 * f + shift[o], r);
+		}
 	if (r->n_wrong > 1) {
 		size_t len = strlen(r->detail);
-		snprintf(r->detail + len, sizeof r->detail - len, " (%lld of %zu outputs)",
-		         r->n_wrong, c.out.n);
+		snprintf(r->detail + len, sizeof r->detail - len, " (%lld of %lld outputs)",
+		         r->n_wrong, r->n_items);
 	}
 	r->passed = r->n_wrong == 0;
 done:
-	free(e);
+	vf_exact_free(e);
 	vf_call_close(&c);
 	return 0;
 }

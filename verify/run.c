@@ -124,53 +124,52 @@ static int canary_intact(const struct vf_buf *b)
 	return 1;
 }
 
-typedef void fwd_f(const float *, const float *, const float *, float *);
-typedef void fwd_d(const double *, const double *, const double *, double *);
-typedef void two_f(const float *, const float *, float *);
-typedef void two_d(const double *, const double *, double *);
-typedef void one_f(const float *, float *);
-typedef void one_d(const double *, double *);
-/* With --workspace, each takes the caller's scratch last. */
-typedef void fwd_fw(const float *, const float *, const float *, float *, void *);
-typedef void fwd_dw(const double *, const double *, const double *, double *, void *);
-typedef void two_fw(const float *, const float *, float *, void *);
-typedef void two_dw(const double *, const double *, double *, void *);
-typedef void one_fw(const float *, float *, void *);
-typedef void one_dw(const double *, double *, void *);
+/* L(a, b) is a, b: lets a parenthesized list pass through a macro as one argument. */
+#define L(...) __VA_ARGS__
+/* One shape of signature, as the key (const arrays, written arrays, scalars)
+** and the prototype of SPEC.md, with and without the workspace last.  memcpy,
+** as POSIX lets dlsym's object pointer become a function pointer. */
+#define SHAPE(T, key, PARAMS, ARGS) \
+	case key: \
+		if (ws) { void (*f)(L PARAMS, void *); memcpy(&f, &sym, sizeof f); f(L ARGS, ws); } \
+		else { void (*f)(L PARAMS); memcpy(&f, &sym, sizeof f); f(L ARGS); } \
+		return 0;
+#define C(T, i) (const T *)in[i]
+#define M(T, i) (T *)out[i]
+#define S(T, i) (T)sc[i]
+#define SHAPES(T) \
+	switch (key) { \
+	SHAPE(T, 110, (const T *, T *), (C(T, 0), M(T, 0))) \
+	SHAPE(T, 210, (const T *, const T *, T *), (C(T, 0), C(T, 1), M(T, 0))) \
+	SHAPE(T, 310, (const T *, const T *, const T *, T *), (C(T, 0), C(T, 1), C(T, 2), M(T, 0))) \
+	SHAPE(T, 221, (const T *, const T *, T *, T *, T), (C(T, 0), C(T, 1), M(T, 0), M(T, 1), S(T, 0))) \
+	SHAPE(T, 321, (const T *, const T *, const T *, T *, T *, T), (C(T, 0), C(T, 1), C(T, 2), M(T, 0), M(T, 1), S(T, 0))) \
+	SHAPE(T, 242, (const T *, const T *, T *, T *, T *, T *, T, T), \
+	      (C(T, 0), C(T, 1), M(T, 0), M(T, 1), M(T, 2), M(T, 3), S(T, 0), S(T, 1))) \
+	SHAPE(T, 342, (const T *, const T *, const T *, T *, T *, T *, T *, T, T), \
+	      (C(T, 0), C(T, 1), C(T, 2), M(T, 0), M(T, 1), M(T, 2), M(T, 3), S(T, 0), S(T, 1))) \
+	default: return -1; \
+	}
 
-/* Call through the prototype docs/api.md gives the op, for T = float or double;
-** 'ws' is the workspace, or NULL when the functions take none. */
-static void call(void *sym, int is_float, enum cg_op op, void *const a[3], void *out, void *ws)
+static int call_float(void *sym, int key, void *const in[], void *const out[], const double sc[], void *ws)
 {
-	union { void *p; fwd_f *ff; fwd_d *fd; two_f *tf; two_d *td; one_f *of; one_d *od;
-	        fwd_fw *ffw; fwd_dw *fdw; two_fw *tfw; two_dw *tdw; one_fw *ofw; one_dw *odw; } u;
+	SHAPES(float)
+}
 
-	u.p = sym;   /* POSIX guarantees dlsym's object pointer converts to a function pointer */
-	if (ws) {
-		switch (op) {
-		case CG_FORWARD:
-			if (is_float) u.ffw(a[0], a[1], a[2], out, ws); else u.fdw(a[0], a[1], a[2], out, ws);
-			break;
-		case CG_GRAD_BIAS:
-			if (is_float) u.ofw(a[0], out, ws); else u.odw(a[0], out, ws);
-			break;
-		default:
-			if (is_float) u.tfw(a[0], a[1], out, ws); else u.tdw(a[0], a[1], out, ws);
-			break;
-		}
-		return;
-	}
-	switch (op) {
-	case CG_FORWARD:
-		if (is_float) u.ff(a[0], a[1], a[2], out); else u.fd(a[0], a[1], a[2], out);
-		break;
-	case CG_GRAD_BIAS:
-		if (is_float) u.of(a[0], out); else u.od(a[0], out);
-		break;
-	default:
-		if (is_float) u.tf(a[0], a[1], out); else u.td(a[0], a[1], out);
-		break;
-	}
+static int call_double(void *sym, int key, void *const in[], void *const out[], const double sc[], void *ws)
+{
+	SHAPES(double)
+}
+
+/* Call through the prototype SPEC.md gives the op, for T = float or double;
+** 'ws' is the workspace, or NULL when the functions take none.  -1 for a
+** signature this file does not know (a verifier bug). */
+static int call(void *sym, int is_float, const struct vf_sig *s, void *const in[], void *const out[],
+                const double sc[], void *ws)
+{
+	int key = s->n_in * 100 + s->n_out * 10 + s->n_scalar;
+
+	return is_float ? call_float(sym, key, in, out, sc, ws) : call_double(sym, key, in, out, sc, ws);
 }
 
 /* Runs in the child, never returns.  Loading happens here too, so even a
@@ -192,14 +191,14 @@ static __attribute__((noinline, no_sanitize("address"))) void poison_stack(void)
 		p[i] = 0xff;
 }
 
-static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
-                  void *ws, char *note, size_t note_len)
+static void child(const struct vf_ctx *x, int op, const struct vf_args *args, void *ws, char *note,
+                  size_t note_len)
 {
 	struct rlimit no_core = { 0, 0 };
-	enum vf_tensor t[3];
-	void *h, *sym = NULL, *a[3] = { NULL, NULL, NULL };
+	struct vf_sig s;
+	void *h, *sym = NULL, *a[VF_MAX_IN] = { NULL, NULL, NULL }, *o_data[VF_MAX_OUT] = { NULL, NULL, NULL, NULL };
 	char name[CG_NAME_MAX + 32];
-	int i, n_in, o;
+	int i, o;
 
 	signal(SIGALRM, SIG_DFL);
 	signal(SIGSEGV, SIG_DFL);
@@ -229,25 +228,31 @@ static void child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], st
 	if (op < 0 || !sym)
 		_exit(op < 0 ? CHILD_OK : CHILD_SETUP);
 	/* Inputs are const in the ABI: make writing them (and their canaries) fault. */
-	n_in = vf_op_inputs((enum cg_op)op, t);
-	for (i = 0; i < n_in; i++) {
-		if (!in[i])
+	vf_op_sig(&x->l, (enum cg_op)op, &s);
+	for (i = 0; i < s.n_in; i++) {
+		const struct vf_buf *b = args->in[i];
+		if (!b)
 			continue;
-		a[i] = in[i]->data;
-		if (mprotect(in[i]->canary, in[i]->map_len - 2 * page_size(), PROT_READ) != 0) {
+		a[i] = b->data;
+		if (mprotect(b->canary, b->map_len - 2 * page_size(), PROT_READ) != 0) {
 			snprintf(note, note_len, "mprotect: %s", strerror(errno));
 			_exit(CHILD_SETUP);
 		}
 	}
+	for (i = 0; i < s.n_out; i++)
+		o_data[i] = args->out[i] ? args->out[i]->data : NULL;
 	poison_stack();
-	call(sym, x->elem == sizeof(float), (enum cg_op)op, a, out->data, ws);
+	if (call(sym, x->elem == sizeof(float), &s, a, o_data, args->scalar, ws) != 0) {
+		snprintf(note, note_len, "the verifier cannot call %s: no prototype for its signature", name);
+		_exit(CHILD_SETUP);
+	}
 	_exit(CHILD_OK);
 }
 
 /* Fork, run, wait, and say why it went wrong if it did.  op < 0: only load
 ** and look up every op's symbol. */
-static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3], struct vf_buf *out,
-                     void *ws, char *why, size_t why_len)
+static int run_child(const struct vf_ctx *x, int op, const struct vf_args *a, void *ws, char *why,
+                     size_t why_len)
 {
 	size_t pg = page_size();
 	char *note = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -267,7 +272,7 @@ static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3],
 		return -1;
 	}
 	if (pid == 0)
-		child(x, op, in, out, ws, note, pg);
+		child(x, op, a, ws, note, pg);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			snprintf(why, why_len, "waitpid: %s", strerror(errno));
@@ -291,22 +296,33 @@ static int run_child(const struct vf_ctx *x, int op, struct vf_buf *const in[3],
 
 int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
 {
-	struct vf_buf *none[3] = { NULL, NULL, NULL };
+	struct vf_args none;
 
+	memset(&none, 0, sizeof none);
 	if (x->exec)
-		return vf_prog_run(x, &x->target, -1, none, NULL, VF_EXEC_TIMEOUT, why, why_len);
-	return run_child(x, -1, none, NULL, NULL, why, why_len);
+		return vf_prog_run(x, &x->target, -1, &none, VF_EXEC_TIMEOUT, why, why_len);
+	return run_child(x, -1, &none, NULL, why, why_len);
 }
 
-int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
-           char *why, size_t why_len)
+const char *vf_out_name(const struct vf_ctx *x, enum cg_op op, int i)
+{
+	static const char *const sgd[VF_MAX_OUT] = { "weight", "bias", "velocity_w", "velocity_b" };
+	(void)x;
+	return op == CG_SGD_UPDATE ? sgd[i] : "its output array";
+}
+
+int vf_run(const struct vf_ctx *x, enum cg_op op, const struct vf_args *a, char *why, size_t why_len)
 {
 	struct vf_buf ws;
-	int rc;
+	struct vf_sig s;
+	int rc, i;
 
 	if (x->exec)   /* the driver program guards the arrays on the target */
-		return vf_prog_run(x, &x->target, (int)op, in, out, VF_EXEC_TIMEOUT, why, why_len);
-	memset(out->canary, CANARY, out->canary_len);
+		return vf_prog_run(x, &x->target, (int)op, a, VF_EXEC_TIMEOUT, why, why_len);
+	vf_op_sig(&x->l, op, &s);
+	for (i = 0; i < s.n_out; i++)
+		if (a->out[i])
+			memset(a->out[i]->canary, CANARY, a->out[i]->canary_len);
 	/* The workspace ends at a guard page and starts after a canary, like the
 	** output; it holds NaN bytes, so a kernel that reads scratch it did not
 	** write first gets NaN into its output. */
@@ -319,11 +335,12 @@ int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], st
 		memset(ws.canary, CANARY, ws.canary_len);
 		memset(ws.data, 0xff, x->ws_bytes);
 	}
-	rc = run_child(x, (int)op, in, out, x->l.workspace ? ws.data : NULL, why, why_len);
-	if (rc == 0 && !canary_intact(out)) {
-		snprintf(why, why_len, "wrote before the start of its output array");
-		rc = -1;
-	}
+	rc = run_child(x, (int)op, a, x->l.workspace ? ws.data : NULL, why, why_len);
+	for (i = 0; rc == 0 && i < s.n_out; i++)
+		if (a->out[i] && !canary_intact(a->out[i])) {
+			snprintf(why, why_len, "wrote before the start of %s", vf_out_name(x, op, i));
+			rc = -1;
+		}
 	if (rc == 0 && x->l.workspace && !canary_intact(&ws)) {
 		snprintf(why, why_len, "wrote before the start of its workspace");
 		rc = -1;

@@ -6,20 +6,44 @@
 #include <string.h>
 #include "vf.h"
 
+/* The first array an op writes: its output, or for sgd_update the weight. */
 enum vf_tensor vf_op_output(enum cg_op op)
 {
-	static const enum vf_tensor out[CG_N_OPS] = { VF_Y, VF_W, VF_I, VF_B };
+	static const enum vf_tensor out[CG_N_OPS] = { VF_Y, VF_W, VF_I, VF_B, VF_W };
 	return out[op];
 }
 
-/* The op's inputs in the order of its C signature (docs/api.md); dY has Y's shape. */
-int vf_op_inputs(enum cg_op op, enum vf_tensor t[3])
+/* SPEC.md's signatures; dY and the Y that masks it have Y's shape. */
+void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s)
 {
-	switch (op) {
-	case CG_FORWARD:     t[0] = VF_I; t[1] = VF_W; t[2] = VF_B; return 3;
-	case CG_GRAD_WEIGHT: t[0] = VF_I; t[1] = VF_Y; return 2;
-	case CG_GRAD_INPUT:  t[0] = VF_W; t[1] = VF_Y; return 2;
-	default:             t[0] = VF_Y; return 1;
+	static const enum vf_tensor first[CG_N_OPS] = { VF_I, VF_I, VF_W, VF_N_TENSORS, VF_I };
+
+	memset(s, 0, sizeof *s);
+	s->mask = s->dy = s->bias_in = s->bias_out = -1;
+	if (op == CG_FORWARD) {
+		s->in[0] = VF_I, s->in[1] = VF_W, s->in[2] = VF_B;
+		s->n_in = 3;
+		s->bias_in = 2;
+	} else {
+		if (first[op] != VF_N_TENSORS)
+			s->in[s->n_in++] = first[op];
+		if (l->relu)
+			s->mask = s->n_in, s->in[s->n_in++] = VF_Y;
+		s->dy = s->n_in, s->in[s->n_in++] = VF_Y;
+	}
+	if (op != CG_SGD_UPDATE) {
+		s->out[s->n_out++] = vf_op_output(op);
+		return;
+	}
+	s->in_out = 1;
+	s->out[0] = VF_W, s->out[1] = VF_B;
+	s->n_out = 2;
+	s->bias_out = 1;
+	s->n_scalar = 1;
+	if (l->momentum) {
+		s->out[2] = VF_W, s->out[3] = VF_B;
+		s->n_out = 4;
+		s->n_scalar = 2;
 	}
 }
 
@@ -89,7 +113,7 @@ uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op)
 	case CG_FORWARD:     return (uint64_t)(l->c / l->g) * taps + 1;
 	case CG_GRAD_WEIGHT: return pixels;
 	case CG_GRAD_INPUT:  return (uint64_t)(l->k / l->g) * taps;
-	default:             return pixels;
+	default:             return pixels;   /* grad_bias; sgd_update's dW and db before the step */
 	}
 }
 
@@ -101,7 +125,11 @@ uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op)
 ** grad_bias's plain dY and forward's bias, 2^a.)  Returns -1 if not even
 ** inputs in {-1,0,1} are exact.  a <= 26 keeps numerators below 2^31, which
 ** reference.c's bound assumes; n < 2^31 (the parser caps counts at INT_MAX)
-** keeps every bound below in 128 bits. */
+** keeps every bound below in 128 bits.
+**
+** sgd_update: its results are multiples of 2^-(VF_LR_LOG + VF_MU_LOG) = 2^-4
+** (vf_ref_sgd), so its sums count in those units: W' 2^4 sums 16 |W|, |v|
+** and 2 |dY I| over n terms, all below 2^p when 17 2^a + 2 n 2^2a < 2^p. */
 int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op)
 {
 	uint64_t n = vf_max_terms(&x->l, op);
@@ -114,6 +142,8 @@ int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op)
 
 		if (op == CG_FORWARD)
 			sum = (vf_u128)(n - 1) * big + small;
+		else if (op == CG_SGD_UPDATE)
+			sum = 17 * small + 2 * (vf_u128)n * big;
 		else if (op == CG_GRAD_BIAS)
 			sum = (vf_u128)n * small;
 		else

@@ -11,17 +11,20 @@
 
 #define MAX_RESULTS (CG_N_OPS * VF_N_CHECKS)
 
-/* Which checks an op gets: forward has no gradient to difference, and
-** --no-memory leaves the memory check out. */
+/* Which checks an op gets: forward has no gradient to difference, only the
+** ops that mask dY with a ReLU's output get relu-at-zero, and --no-memory
+** leaves the memory check out. */
 static int has_check(const struct vf_ctx *x, enum cg_op op, enum vf_check c)
 {
 	if (c == VF_MEMORY)
 		return x->memory;
+	if (c == VF_RELU_ZERO)
+		return x->l.relu && op != CG_FORWARD;
 	return !(op == CG_FORWARD && c == VF_FDIFF);
 }
 
 static int (*const checks[VF_N_CHECKS])(const struct vf_ctx *, enum cg_op, struct vf_result *) = {
-	vf_check_reference, vf_check_fdiff, vf_check_rounding, vf_check_memory
+	vf_check_reference, vf_check_fdiff, vf_check_rounding, vf_check_memory, vf_check_relu_zero
 };
 
 static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_options *o,

@@ -59,8 +59,13 @@ struct vf_ctx {
 	size_t ws_bytes, ws_align;    /* --workspace: NAME_WORKSPACE_BYTES and _ALIGN of NAME.h */
 };
 /* ---- results (report.c prints them; a JSON printer will read the same) */
-enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_MEMORY, VF_N_CHECKS };
+/* VF_RELU_ZERO runs only for the ops that mask dY with [Y > 0] (--activation relu). */
+enum vf_check { VF_REFERENCE, VF_FDIFF, VF_ROUNDING, VF_MEMORY, VF_RELU_ZERO, VF_N_CHECKS };
 extern const char *const vf_check_names[VF_N_CHECKS];
+/* The PRNG stream of a check of an op.  The first four checks keep the
+** streams they had before relu-at-zero existed, so that their inputs, and
+** the values a failure names, stay the same. */
+#define VF_STREAM(op, check) ((unsigned)((check) < 4 ? (op) * 4 + (check) : 1000 + (op)))
 
 struct vf_result {
 	enum cg_op op;
@@ -74,6 +79,8 @@ struct vf_result {
 	long long dir_len;
 	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
+	long long n_zero;       /* relu-at-zero: elements of Y exactly 0 */
+	int momentum;           /* sgd_update: the step kept a velocity */
 	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
 	int timed_out;          /* the op did not return: its later checks are not run */
 	int not_run;            /* this check was skipped because an earlier one timed out */
@@ -110,11 +117,40 @@ int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
+int vf_check_relu_zero(const struct vf_ctx *x, enum cg_op op, struct vf_result *r);
 
 /* ---- memcheck.c: the memory check's build of 'src' under ASan, in the
 ** background from the start of the run (the check waits for it) */
 void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
 const char *vf_memcheck_mode(const struct vf_ctx *x);   /* "ASan -O0, cc", for the reports */
+
+/* ---- tensor.c: the arrays of an op's C signature (SPEC.md), in ABI order.
+** 'in' are const; 'out' are written: the op's output, or sgd_update's
+** weight, bias, velocity_w, velocity_b, which it also reads (in_out).
+** Velocities have the shapes of W and b. */
+#define VF_MAX_IN 3
+#define VF_MAX_OUT 4
+struct vf_sig {
+	int n_in, n_out, n_scalar;     /* n_scalar: sgd_update's lr, and momentum */
+	enum vf_tensor in[VF_MAX_IN], out[VF_MAX_OUT];
+	int mask;                      /* index in 'in' of forward's output Y (relu), or -1 */
+	int dy;                        /* index in 'in' of dY, or -1 (forward) */
+	int in_out;                    /* the written arrays are read first */
+	int bias_in, bias_out;         /* where the bias (which may be NULL) is, or -1 */
+};
+void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s);
+/* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
+** so that multiplying by them is exact (MATH.md part III). */
+#define VF_LR_LOG 3
+#define VF_MU_LOG 1
+
+/* What one call passes: a NULL buffer is an argument passed as NULL (the
+** bias, and velocity_b with it). */
+struct vf_args {
+	struct vf_buf *in[VF_MAX_IN];
+	struct vf_buf *out[VF_MAX_OUT];
+	double scalar[2];
+};
 
 /* ---- program.c: the driver program and one call through it */
 #define VF_NOT_STARTED (-3)
@@ -125,8 +161,8 @@ int vf_prog_build_start(struct vf_prog *p, const struct vf_ctx *x, const char *s
 int vf_prog_build_finish(struct vf_prog *p, const char *src, int relay);
 /* Like vf_run, through the program; op < 0 only starts it and asks which
 ** functions the file defines.  'limit' is in seconds. */
-int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, struct vf_buf *const in[3],
-                struct vf_buf *out, int limit, char *why, size_t why_len);
+int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, const struct vf_args *a,
+                int limit, char *why, size_t why_len);
 void vf_prog_clean(struct vf_prog *p);
 
 /* ---- header.c: the layer a generated file was made for, the options that
@@ -169,13 +205,13 @@ void vf_buf_set(struct vf_buf *b, size_t i, double v);
 double vf_buf_get(const struct vf_buf *b, size_t i);
 void vf_buf_fill_nan(struct vf_buf *b);
 
-/* Run 'op' of the compiled file on in[0..] (the op's inputs in ABI order; for
-** forward in[2] may be NULL) writing 'out'.  Returns 0, or -1 with why the
-** call failed (crash, write outside 'out', missing symbol) in 'why', or
-** VF_TIMED_OUT when it did not return. */
+/* Run 'op' of the compiled file on a's arrays (vf_op_sig's order), writing
+** a->out.  Returns 0, or -1 with why the call failed (crash, write outside
+** an output, missing symbol) in 'why', or VF_TIMED_OUT when it did not return. */
 #define VF_TIMED_OUT (-2)
-int vf_run(const struct vf_ctx *x, enum cg_op op, struct vf_buf *const in[3], struct vf_buf *out,
-           char *why, size_t why_len);
+int vf_run(const struct vf_ctx *x, enum cg_op op, const struct vf_args *a, char *why, size_t why_len);
+/* How a report names written array i of op ("its output array", "velocity_w"). */
+const char *vf_out_name(const struct vf_ctx *x, enum cg_op op, int i);
 /* Load the compiled file in a child and look up every op's symbol. */
 int vf_probe(const struct vf_ctx *x, char *why, size_t why_len);
 
@@ -190,14 +226,23 @@ int64_t vf_rng_range(struct vf_rng *r, int64_t lo, int64_t hi);   /* uniform in 
 ** guarded buffers for the code under test. */
 struct vf_call {
 	enum cg_op op;
-	int n_in;
-	enum vf_tensor t[3];      /* the inputs' shapes, in ABI order */
-	int64_t *num[3];          /* the inputs' numerators */
-	struct vf_buf in[3], out;
-	struct vf_buf *arg[3];    /* what vf_run passes: &in[i], or NULL for a bias left out */
+	struct vf_sig sig;
+	int n_in, n_out;
+	enum vf_tensor t[VF_MAX_IN];     /* the inputs' shapes, in ABI order */
+	int64_t *num[VF_MAX_IN];         /* the inputs' numerators */
+	struct vf_buf in[VF_MAX_IN];
+	int64_t *out_num[VF_MAX_OUT];    /* in_out: the written arrays' numerators before the call */
+	struct vf_buf out[VF_MAX_OUT];
+	int frac;                        /* values are numerators / 2^frac */
+	struct vf_args a;                /* what vf_run passes: &in[i], &out[i], or NULL for a bias left out */
 };
 int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
+/* Fill input i (i >= n_in: written array i - n_in, which in_out ops read). */
 void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac);
+/* Set input i's element j (as vf_call_fill: i >= n_in for a written array). */
+void vf_call_set(struct vf_call *c, int i, size_t j, int64_t num);
+/* Pass the bias (and velocity_b) as NULL, or again as the arrays. */
+void vf_call_bias(struct vf_call *c, int with_bias);
 void vf_call_close(struct vf_call *c);
 struct vf_exact;   /* reference.c, below */
 /* vf_call_open, then every input filled from the (seed, op, check) stream
@@ -222,10 +267,38 @@ void vf_ref_grad_input(const struct cg_layer *l, const int64_t *W, const int64_t
                        struct vf_exact *dI);
 void vf_ref_grad_bias(const struct cg_layer *l, const int64_t *dY, int64_t scale,
                       struct vf_exact *db);
+/* Y = max(0, Y), in place: the ReLU of --activation relu. */
+void vf_ref_relu(struct vf_exact *Y, size_t n);
+/* out = dY * [Y > 0]: the mask of --activation relu (0 at Y == 0). */
+void vf_ref_mask(const int64_t *Y, const int64_t *dY, size_t n, int64_t *out);
+/* The ops with dY, exactly, as the reference and rounding checks call them:
+** the mask applied first when the layer has one; for sgd_update, the step
+** of MATH.md part III (vf_ref_sgd).  'scale' as for vf_ref_grad_bias. */
+struct vf_call;
+/* One SGD step on n parameters P (numerators, times p_scale in the units U
+** of the exact gradient g), velocity V (likewise; NULL without momentum):
+** without momentum P' 2^lr = P p_scale 2^lr - g, with it V' 2^mu = V
+** v_scale + g 2^mu and P' 2^(lr+mu) = P p_scale 2^(lr+mu) - V v_scale - g 2^mu.
+** P' (and V') come out in units U 2^-shift, shift returned (V': U 2^-mu);
+** each keeps s and n of its terms, so rounding.c's bound applies. */
+int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, const int64_t *V,
+               int64_t v_scale, size_t n, struct vf_exact *P2, struct vf_exact *V2);
+/* The exact results of c's op on c's (input) numerators, each in units
+** 2^-shift[i] of the products' units: e[i] for written array i (NULL arrays
+** skipped; e[i] has room for its elements).  Returns 0, or -1 out of memory. */
+int vf_ref_call(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, struct vf_exact *e[],
+                int shift[]);
+
+/* ---- refcheck.c: exact comparison, shared with relu-at-zero */
+int vf_exact_alloc(const struct vf_call *c, struct vf_exact *e[VF_MAX_OUT]);
+void vf_exact_free(struct vf_exact *e[VF_MAX_OUT]);
+void vf_compare_exact(const struct vf_ctx *x, enum cg_op op, int i, enum vf_tensor t, const struct vf_buf *out,
+                      const struct vf_exact *e, int shift, const char *note, struct vf_result *r);
+int vf_run_and_compare(const struct vf_ctx *x, struct vf_call *c, struct vf_exact *e[VF_MAX_OUT],
+                       const char *note, struct vf_result *r);
 
 /* ---- tensor.c: shapes, coordinates, formatting */
 enum vf_tensor vf_op_output(enum cg_op op);
-int vf_op_inputs(enum cg_op op, enum vf_tensor t[3]);
 void vf_coord(const struct cg_layer *l, enum vf_tensor t, size_t i, char *buf, size_t len);
 void vf_fmt_value(double v, char *buf, size_t len);
 void vf_fmt_i128(vf_i128 v, char *buf, size_t len);

@@ -9,5 +9,8 @@
 
 enum { DRV_INPUT_WRITTEN = 1, DRV_BELOW_OUTPUT = 2, DRV_ABOVE_OUTPUT = 4, DRV_BAD_CALL = 8,
        DRV_NO_MEMORY = 16, DRV_BELOW_WORKSPACE = 32, DRV_ABOVE_WORKSPACE = 64 };
+/* With DRV_BELOW_OUTPUT or DRV_ABOVE_OUTPUT, bit DRV_OUT_SHIFT + i says that
+** written array i (sgd_update writes four) was the one. */
+#define DRV_OUT_SHIFT 8
 
 #endif
