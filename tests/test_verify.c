@@ -65,6 +65,78 @@ Test(verify, rejects_scratch_read_before_it_is_written) { expect_rejected("works
 /* A local read before it is written: verify poisons the stack with NaN. */
 Test(verify, rejects_a_partial_sum_left_unset) { expect_rejected("uninit_partial_sum", "grad_bias", "reference"); }
 
+/* --activation relu and sgd_update (MATH.md part III). */
+Test(verify, rejects_a_mask_read_one_element_off)     { expect_rejected("mask_off_by_one", "grad_bias", "reference"); }
+Test(verify, finite_differences_catch_the_mask_one_element_off) { expect_rejected("mask_off_by_one", "grad_bias", "finite-diff"); }
+/* Its first read lands before Y: the memory check's arrays are exactly sized. */
+Test(verify, the_memory_check_sees_a_mask_read_before_Y) { expect_rejected("mask_off_by_one", "grad_bias", "memory"); }
+Test(verify, relu_at_zero_rejects_a_mask_with_Y_at_least_0) { expect_rejected("mask_at_zero", "grad_weight", "relu-at-zero"); }
+Test(verify, finite_differences_catch_a_mask_with_Y_at_least_0) { expect_rejected("mask_at_zero", "grad_weight", "finite-diff"); }
+Test(verify, rejects_a_velocity_that_forgets_momentum) { expect_rejected("velocity_not_carried", "sgd_update", "reference"); }
+Test(verify, finite_differences_catch_the_forgotten_velocity) { expect_rejected("velocity_not_carried", "sgd_update", "finite-diff"); }
+Test(verify, rejects_an_sgd_step_taken_twice)         { expect_rejected("update_twice", "sgd_update", "reference"); }
+Test(verify, finite_differences_catch_the_step_taken_twice) { expect_rejected("update_twice", "sgd_update", "finite-diff"); }
+
+/* The failure names the array of sgd_update it is in, and exact dyadic values. */
+Test(verify, an_sgd_failure_names_the_array_and_both_values)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/velocity_not_carried/velocity_not_carried.c", SOURCE_DIR);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect(strstr(r->out, "sgd_update   reference     FAILED sgd_update weight[k=0,c=0,m=0,q=0]: expected ") != NULL,
+	          "%s", r->out);
+	free(r);
+}
+
+/* A correct relu layer with every op, momentum and a bias: every check
+** holds, relu-at-zero runs for each masked op, and the claims say what ran. */
+Test(verify, proves_a_relu_layer_with_sgd_and_momentum)
+{
+	struct run *r = malloc(sizeof *r);
+	const char *args = "verify --input 6x5 --kernel 3x2 --batch 2 --in-channels 2 --out-channels 4 --groups 2 "
+	                   "--padding 1 --stride 2x1 --activation relu --momentum "
+	                   "--ops forward,grad_weight,grad_input,grad_bias,sgd_update";
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "proved: 5 ops, 23 checks hold (seed 1)") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "grad_input   relu-at-zero  ok   ") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "sgd_update   relu-at-zero  ok   ") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "forward      relu-at-zero") == NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "with bias and with bias NULL; lr 2^-3, momentum 2^-1") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "sgd_update   finite-diff   ok   dW = (W - W')/lr - momentum v and db likewise: ") != NULL,
+	          "%s", r->out);
+	free(r);
+}
+
+/* sgd_update alone, in double, channels last, with a workspace. */
+Test(verify, proves_sgd_update_without_relu)
+{
+	struct run *r = malloc(sizeof *r);
+	const char *args = "verify --input 7x6 --kernel 3x3 --in-channels 3 --out-channels 2 --layout nhwc "
+	                   "--dtype double --workspace --ops sgd_update";
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "proved: 1 ops, 4 checks hold (seed 1)") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "with bias and with bias NULL; lr 2^-3\n") != NULL, "%s", r->out);
+	free(r);
+}
+
+/* --json reports the new op, the new check and the layer's activation. */
+Test(verify, json_reports_relu_at_zero_and_sgd_update)
+{
+	struct run *r = malloc(sizeof *r);
+	const char *args = "verify --input 5x5 --kernel 3x3 --activation relu --ops grad_bias,sgd_update --momentum --json";
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "\"activation\": \"relu\",\n    \"momentum\": true,") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "\"op\": \"sgd_update\",\n      \"check\": \"relu-at-zero\",\n      \"result\": \"ok\"")
+	          != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "\"lr_log2\": -3,\n      \"momentum_log2\": -1,") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "\"n_checks\": 10,") != NULL, "%s", r->out);
+	free(r);
+}
+
 /* A compiler warning of undefined behaviour in the fixture fails the
 ** default run, quoting the warning, before any check runs. */
 static void expect_ub_warning(const char *fixture, const char *warning)

@@ -92,9 +92,16 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
 		return -1;
 	}
 	vf_rng_seed(&rng, x->seed, VF_STREAM(op, check));
-	/* Y, where it masks dY, is forward's output: never negative. */
 	for (i = 0; i < c->n_in + (c->sig.in_out ? c->n_out : 0); i++)
-		vf_call_fill(c, i, &rng, i == c->sig.mask ? 0 : lo, hi, frac);
+		vf_call_fill(c, i, &rng, lo, hi, frac);
+	/* Y, where it masks dY, is forward's output max(0, Z): as many zeros as
+	** positives, so that a mask read from the wrong element shows. */
+	if (c->sig.mask >= 0) {
+		size_t j;
+		for (j = 0; j < c->in[c->sig.mask].n; j++)
+			if (c->num[c->sig.mask][j] < 0)
+				vf_call_set(c, c->sig.mask, j, 0);
+	}
 	return 0;
 }
 

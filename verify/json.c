@@ -76,6 +76,8 @@ static json_t *layer_object(const struct cg_layer *l, const char *command, int *
 	put(o, "dilation_w", json_integer(l->dw), bad);
 	put(o, "output_h", json_integer(l->oh), bad);
 	put(o, "output_w", json_integer(l->ow), bad);
+	put(o, "activation", json_string(l->relu ? "relu" : "none"), bad);
+	put(o, "momentum", json_boolean(l->momentum), bad);
 	put(o, "command", text(command), bad);
 	return o;
 }
