@@ -446,7 +446,7 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		for (j = 0; j < x->size[VF_W]; j++)
 			f.t[VF_W][j] = 2 * (f.t[VF_W][j] / 2);
 		for (j = 0; j < x->size[VF_B]; j++)
-			f.t[VF_B][j] = a == 0 ? (f.t[VF_B][j] < 0 ? -1 : 1) : 2 * (f.t[VF_B][j] / 2) + (f.t[VF_B][j] < 0 ? -1 : 1);
+			f.t[VF_B][j] = 2 * (f.t[VF_B][j] / 2) + (f.t[VF_B][j] > 0 ? -1 : 1);   /* odd, |b| < 2^a or 1 */
 	}
 	forward_i64(l, f.t[VF_I], f.t[VF_W], f.t[VF_B], f.z);
 	memcpy(f.y, f.z, x->size[VF_Y] * sizeof *f.y);

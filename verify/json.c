@@ -182,7 +182,8 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 		json_t *t = json_object();
 		put(t, "formula", json_string("gamma_n * sum |a_i*b_i|, gamma_n = n u / (1 - n u)"), bad);
 		put(t, "u_log2", json_integer(-x->p), bad);
-		put(t, "max_terms", json_integer((json_int_t)vf_max_terms(&x->l, r->op)), bad);
+		put(t, "max_terms", json_integer((json_int_t)vf_max_terms(&x->l, r->op) +
+		                                 (r->op == CG_SGD_UPDATE ? 2 : 0)), bad);   /* and W, v */
 		put(o, "tolerance", t, bad);
 	}
 	put(o, "failure", r->passed ? json_null() : failure(r, bad), bad);
