@@ -89,37 +89,41 @@ Test(verify, an_sgd_failure_names_the_array_and_both_values)
 	free(r);
 }
 
+/* 'convgen ARGS' proves its layer: exit 0, and each of 'want' (NULL-ended)
+** in the report, and 'absent' (or NULL) not. */
+static void expect_proved(const char *args, const char *const *want, const char *absent)
+{
+	struct run *r = malloc(sizeof *r);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	for (; *want; want++)
+		cr_expect(strstr(r->out, *want) != NULL, "no '%s' in:\n%s", *want, r->out);
+	cr_expect(!absent || strstr(r->out, absent) == NULL, "'%s' in:\n%s", absent, r->out);
+	free(r);
+}
+
 /* A correct relu layer with every op, momentum and a bias: every check
 ** holds, relu-at-zero runs for each masked op, and the claims say what ran. */
 Test(verify, proves_a_relu_layer_with_sgd_and_momentum)
 {
-	struct run *r = malloc(sizeof *r);
-	const char *args = "verify --input 6x5 --kernel 3x2 --batch 2 --in-channels 2 --out-channels 4 --groups 2 "
-	                   "--padding 1 --stride 2x1 --activation relu --momentum "
-	                   "--ops forward,grad_weight,grad_input,grad_bias,sgd_update";
-	run_convgen(r, NULL, NULL, args);
-	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
-	cr_expect(strstr(r->out, "proved: 5 ops, 23 checks hold (seed 1)") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "grad_input   relu-at-zero  ok   ") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "sgd_update   relu-at-zero  ok   ") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "forward      relu-at-zero") == NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "with bias and with bias NULL; lr 2^-3, momentum 2^-1") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "sgd_update   finite-diff   ok   dW = (W - W')/lr - momentum v and db likewise: ") != NULL,
-	          "%s", r->out);
-	free(r);
+	static const char *const want[] = {
+		"proved: 5 ops, 23 checks hold (seed 1)", "grad_input   relu-at-zero  ok   ",
+		"sgd_update   relu-at-zero  ok   ", "with bias and with bias NULL; lr 2^-3, momentum 2^-1",
+		"sgd_update   finite-diff   ok   dW = (W - W')/lr - momentum v and db likewise: ", NULL,
+	};
+	expect_proved("verify --input 6x5 --kernel 3x2 --batch 2 --in-channels 2 --out-channels 4 --groups 2 "
+	              "--padding 1 --stride 2x1 --activation relu --momentum "
+	              "--ops forward,grad_weight,grad_input,grad_bias,sgd_update", want, "forward      relu-at-zero");
 }
 
 /* sgd_update alone, in double, channels last, with a workspace. */
 Test(verify, proves_sgd_update_without_relu)
 {
-	struct run *r = malloc(sizeof *r);
-	const char *args = "verify --input 7x6 --kernel 3x3 --in-channels 3 --out-channels 2 --layout nhwc "
-	                   "--dtype double --workspace --ops sgd_update";
-	run_convgen(r, NULL, NULL, args);
-	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
-	cr_expect(strstr(r->out, "proved: 1 ops, 4 checks hold (seed 1)") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "with bias and with bias NULL; lr 2^-3\n") != NULL, "%s", r->out);
-	free(r);
+	static const char *const want[] = {
+		"proved: 1 ops, 4 checks hold (seed 1)", "with bias and with bias NULL; lr 2^-3\n", NULL,
+	};
+	expect_proved("verify --input 7x6 --kernel 3x3 --in-channels 3 --out-channels 2 --layout nhwc "
+	              "--dtype double --workspace --ops sgd_update", want, "relu-at-zero");
 }
 
 /* --json reports the new op, the new check and the layer's activation. */
@@ -205,14 +209,9 @@ Test(verify, no_memory_is_a_partial_run_that_says_so)
 
 Test(verify, sanitize_proves_a_correct_general_layer)
 {
-	struct run *r = malloc(sizeof *r);
-	const char *args = "verify --input 9x8 --kernel 3x2 --batch 2 --in-channels 4 --out-channels 2 --groups 2 "
-	                   "--stride 2x1 --padding 2x1 --dilation 2x3 --sanitize";
-	run_convgen(r, NULL, NULL, args);
-	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
-	cr_expect(strstr(r->out, "grad_input   memory        ok") != NULL, "%s", r->out);
-	cr_expect(strstr(r->out, "proved: 4 ops, 15 checks hold") != NULL, "%s", r->out);
-	free(r);
+	static const char *const want[] = { "grad_input   memory        ok", "proved: 4 ops, 15 checks hold", NULL };
+	expect_proved("verify --input 9x8 --kernel 3x2 --batch 2 --in-channels 4 --out-channels 2 --groups 2 "
+	              "--stride 2x1 --padding 2x1 --dilation 2x3 --sanitize", want, NULL);
 }
 
 /* --sanitize with a compiler that cannot build sanitized code: the memory
