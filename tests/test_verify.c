@@ -26,17 +26,24 @@ static int has_failed_line(const char *report, const char *op, const char *check
 	return 0;
 }
 
-static void expect_rejected_with(const char *fixture, const char *flags, const char *op, const char *check)
+/* 'cc': $CC for convgen, or NULL for the default. */
+static void expect_rejected_by(const char *cc, const char *fixture, const char *flags, const char *op,
+                               const char *check)
 {
 	struct run *r = malloc(sizeof *r);
 	char args[1024];
 	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/%s/%s.c %s", SOURCE_DIR, fixture, fixture, flags);
-	run_convgen(r, NULL, NULL, args);
+	run_convgen(r, NULL, cc, args);
 	cr_expect_eq(r->status, 1, "%s: exit %d, expected 1\n%s%s", fixture, r->status, r->out, r->err);
 	cr_expect(has_failed_line(r->out, op, check), "%s: no '%s %s FAILED' line:\n%s%s", fixture, op, check, r->out, r->err);
 	cr_expect(strstr(r->out, "FAILED") != NULL && strstr(r->out, "proved") == NULL,
 	          "%s: summary does not say FAILED:\n%s", fixture, r->out);
 	free(r);
+}
+
+static void expect_rejected_with(const char *fixture, const char *flags, const char *op, const char *check)
+{
+	expect_rejected_by(NULL, fixture, flags, op, check);
 }
 
 static void expect_rejected(const char *fixture, const char *op, const char *check)
@@ -124,6 +131,54 @@ Test(verify, proves_sgd_update_without_relu)
 	};
 	expect_proved("verify --input 7x6 --kernel 3x3 --in-channels 3 --out-channels 2 --layout nhwc "
 	              "--dtype double --workspace --ops sgd_update", want, "relu-at-zero");
+}
+
+/* On a Cortex-M4 under QEMU, through semihosting: the driver program passes
+** Y, the arrays sgd_update reads and writes, lr and momentum.  Without the
+** toolchain the tests are skipped, naming it (CTest: not run). */
+#define M4_CC "arm-none-eabi-gcc"
+#define M4_CFLAGS "-O2 -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"
+#define M4_EXEC "qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -semihosting -kernel"
+
+static void need_m4(void)
+{
+	if (run_shell("command -v " M4_CC " >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1") != 0)
+		cr_skip_test(M4_CC " or qemu-system-arm is not installed (Debian: apt-get install gcc-arm-none-eabi "
+		             "libnewlib-arm-none-eabi qemu-system-arm)");
+	setenv("CFLAGS", M4_CFLAGS, 1);
+	setenv("CONVGEN_EXEC", M4_EXEC, 1);
+}
+
+Test(verify, proves_relu_and_sgd_with_momentum_on_a_cortex_m4, .timeout = 600)
+{
+	struct run *r = malloc(sizeof *r);
+	char dir[256], file[300], args[400];
+
+	need_m4();
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "conv", "--input 6x5 --kernel 3x2 --in-channels 2 --out-channels 2 --padding 1 "
+	                      "--activation relu --momentum --target cortex-m4 "
+	                      "--ops forward,grad_weight,grad_input,grad_bias,sgd_update"), 0);
+	snprintf(file, sizeof file, "%s/conv.c", dir);
+	snprintf(args, sizeof args, "verify --file %s", file);
+	run_convgen(r, NULL, M4_CC, args);
+	cr_expect_eq(r->status, 0, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "run under '" M4_EXEC "'") != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "proved: 5 ops, 23 checks hold (seed 1)") != NULL, "%s", r->out);
+	free(r);
+	remove_dir(dir);
+}
+
+Test(verify, rejects_the_forgotten_velocity_on_a_cortex_m4, .timeout = 600)
+{
+	need_m4();
+	expect_rejected_by(M4_CC, "velocity_not_carried", "", "sgd_update", "reference");
+}
+
+Test(verify, relu_at_zero_rejects_Y_at_least_0_on_a_cortex_m4, .timeout = 600)
+{
+	need_m4();
+	expect_rejected_by(M4_CC, "mask_at_zero", "", "grad_weight", "relu-at-zero");
 }
 
 /* --json reports the new op, the new check and the layer's activation. */
