@@ -178,6 +178,7 @@ static void check_target(const char *opts, const char *target, const char *targe
 #define DESKTOP 61440
 #define CORTEX_M4_CC "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"
 #define CORTEX_M7_CC "arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"
+#define FUSED " --activation relu --ops forward,grad_weight,grad_input,grad_bias,sgd_update"
 
 #define LAYER(id, opts) \
 	Test(layer_float, id) { check_layer(opts, "float"); } \
@@ -195,5 +196,10 @@ static void check_target(const char *opts, const char *target, const char *targe
 	Test(layout_nhwc, id, .timeout = 600) { check_code(opts, "x86-64-v3", " --layout nhwc", "float", "gcc -march=x86-64-v3", DESKTOP); } \
 	Test(layout_nhwc_cortex_m7, id, .timeout = 600) { check_code(opts, "cortex-m7", " --layout nhwc", "double", CORTEX_M7_CC, 1024); } \
 	Test(optimize_size, id, .timeout = 600) { check_code(opts, "cortex-m4", " --optimize size", "double", CORTEX_M4_CC, 1024); } \
-	Test(workspace, id, .timeout = 600) { check_code(opts, "x86-64-v3", " --workspace", "float", "gcc -march=x86-64-v3", DESKTOP); }
+	Test(workspace, id, .timeout = 600) { check_code(opts, "x86-64-v3", " --workspace", "float", "gcc -march=x86-64-v3", DESKTOP); } \
+	/* The fused ReLU and sgd_update: the vector schedule with momentum, the */ \
+	/* scalar one channels-last on a Cortex-M4, and --optimize size's loops. */ \
+	Test(fused, id, .timeout = 600) { check_code(opts, "x86-64-v3", FUSED " --momentum", "float", "gcc -march=x86-64-v3", DESKTOP); } \
+	Test(fused_nhwc_cortex_m4, id, .timeout = 600) { check_code(opts, "cortex-m4", FUSED " --layout nhwc", "float", CORTEX_M4_CC, 1024); } \
+	Test(fused_size, id, .timeout = 600) { check_code(opts, "generic", FUSED " --momentum --optimize size", "double", "gcc", DESKTOP); }
 #include "layers.inc"
