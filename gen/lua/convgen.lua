@@ -6,12 +6,13 @@ local direct = require "direct"
 local gather = require "gather"
 local grad_weight = require "grad_weight"
 local plan = require "plan"
+local sgd = require "sgd"
 local targets = require "targets"
 local template = require "template"
 
 local convgen = {}
 
-local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias" }
+local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias", "sgd_update" }
 -- The template of each op's function, and the template name of its plan.
 local TEMPLATE_OF = { forward = "gather_op.c.in", grad_weight = "grad_weight.c.in",
                       grad_input = "gather_op.c.in", grad_bias = "grad_bias.c.in" }
@@ -71,6 +72,19 @@ local function template_vars(L, scalar)
     OPS = {},
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
+  V.RELU, V.MOMENTUM = L.relu, L.momentum
+  -- With a fused ReLU the gradient ops take forward's output Y beside dY.
+  V.Y_PARAM = L.relu and string.format("const %s *restrict output, ", L.dtype) or ""
+  -- Return the C expression of dY at 'index' of pointer 'ptr': with a fused ReLU
+  -- and 'yptr' (the same offset into Y), dL/dZ, which is dY where Y > 0.
+  V.DY = function(ptr, index, yptr)
+    if L.relu and yptr then
+      return string.format("%s_dz(%s[%s], %s[%s])", L.name, yptr, index, ptr, index)
+    end
+    return string.format("%s[%s]", ptr, index)
+  end
+  -- Return forward's output from its sum 'z': max(0, z) with a fused ReLU.
+  V.ACT = function(z) return L.relu and string.format("%s_RELU(%s)", L.name, z) or z end
 
   local code = { stack_limit = L.stack_limit, workspace = L.workspace }
   local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op], code) end
@@ -99,23 +113,30 @@ local function template_vars(L, scalar)
     gim = L.n * L.c * V.KG * V.GI.MACS // V.GI.NB
     gwm = L.k * V.CG * L.n * V.GW.MACS
   end
+  -- sgd_update: grad_weight's and grad_bias's sums, then per weight and bias
+  -- element v = momentum v + d (1 mul, 1 add) and W - lr v (1 mul, 1 add).
+  local step = (V.WEIGHT_SIZE + L.k) * (L.momentum and 2 or 1)
   local costs = {
     forward = string.format("forward %d mul %d add", fm, fm),
     grad_weight = string.format("grad_weight %d mul %d add", gwm, gwm),
     grad_input = string.format("grad_input %d mul %d add", gim, gim),
     grad_bias = string.format("grad_bias %d add", V.OUTPUT_SIZE),
+    sgd_update = string.format("sgd_update %d mul %d add", gwm + step, gwm + V.OUTPUT_SIZE + step),
   }
   V.COST_LINES, V.TEMPLATE_LIST = {}, {}
   local seen = {}
   for _, op in ipairs(L.ops) do
     V.COST_LINES[#V.COST_LINES + 1] = costs[op]
-    local name = V.SIZE and op ~= "grad_bias" and "direct_size.c.in" or V.DIRECT and "direct.c.in"
-      or TEMPLATE_OF[op]
-    if not seen[name] then
-      seen[name] = true
-      V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
+    for _, part in ipairs(op == "sgd_update" and { "grad_weight", "grad_bias" } or { op }) do
+      local name = V.SIZE and part ~= "grad_bias" and "direct_size.c.in" or V.DIRECT and "direct.c.in"
+        or TEMPLATE_OF[part]
+      if not seen[name] then
+        seen[name] = true
+        V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
+      end
     end
   end
+  if V.OPS.sgd_update then V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = "sgd_update.c.in" end
   V.TEMPLATES = table.concat(V.TEMPLATE_LIST, " ")
   return V
 end
@@ -138,7 +159,7 @@ local function workspace(V)
     end
   end
   return { forward = (V.F.BUFFER or 0) * S.size, grad_input = (V.GI.BUFFER or 0) * S.size,
-           grad_weight = used * S.size, grad_bias = 0 }
+           grad_weight = used * S.size, grad_bias = 0, sgd_update = used * S.size }
 end
 
 -- Call fn on every group of gather plan P, band by band where it has bands.
@@ -203,6 +224,10 @@ local function frames(V, L)
   else
     arrays, spills = stack_bytes(V), spill_bytes(V)
   end
+  -- sgd_update runs grad_weight's sums, then grad_bias's: its frame holds, at
+  -- most, both of theirs.
+  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias
+  spills.sgd_update = spills.grad_weight + spills.grad_bias
   for _, op in ipairs(L.ops) do
     if arrays[op] + spills[op] > V.S.stack_limit then
       return arrays, spills, string.format("--stack-limit %d: %s's frame may take up to %d bytes "
@@ -248,13 +273,14 @@ function convgen.generate(L, texts)
     text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
     return (text:gsub("\n$", ""))
   end
-  V.GATHER = function(groups, first, indent)
-    return sub("gather.c.in", { GROUPS = groups, FIRST = first }, indent)
+  V.GATHER = function(groups, first, indent, floor)
+    return sub("gather.c.in", { GROUPS = groups, FIRST = first, FLOOR = floor }, indent)
   end
-  V.BANDS = function(P, buf, src, out_w, first, indent)
-    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first }, indent)
+  V.BANDS = function(P, buf, src, out_w, first, indent, floor)
+    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, FLOOR = floor }, indent)
   end
-  local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0 } or workspace(V)
+  local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
+    or workspace(V)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
   for _, op in ipairs(L.ops) do V.WORKSPACE_BYTES = math.max(V.WORKSPACE_BYTES, ws[op]) end
   -- A whole number of alignments, so an array that ends the workspace ends it
@@ -262,14 +288,28 @@ function convgen.generate(L, texts)
   -- keeps nothing there.
   V.WORKSPACE_BYTES = math.max(1, (V.WORKSPACE_BYTES + V.S.align - 1) // V.S.align) * V.S.align
   local h = render("header.h.in")
+  -- Render the function of op (forward, grad_weight, grad_input or grad_bias)
+  -- with 'vars' over V.
+  local function body(op, vars)
+    vars.OP = op
+    if V.SIZE and op ~= "grad_bias" then
+      return render("direct_size.c.in", setmetatable(vars, { __index = V }))
+    elseif V.DIRECT then
+      vars.P = V.D[op]
+      return render("direct.c.in", setmetatable(vars, { __index = V }))
+    end
+    vars.P = PLAN_OF[op] and V[PLAN_OF[op]]
+    return render(TEMPLATE_OF[op], setmetatable(vars, { __index = V }))
+  end
   local bodies, stack = {}, {}
   for _, op in ipairs(L.ops) do
-    if V.SIZE and op ~= "grad_bias" then
-      bodies[#bodies + 1] = render("direct_size.c.in", setmetatable({ OP = op }, { __index = V }))
-    elseif V.DIRECT then
-      bodies[#bodies + 1] = render("direct.c.in", setmetatable({ P = V.D[op], OP = op }, { __index = V }))
+    if op == "sgd_update" then
+      local step = sgd.step(L, V)
+      bodies[#bodies + 1] = body("grad_weight", step.weight)
+      bodies[#bodies + 1] = body("grad_bias", step.bias)
+      bodies[#bodies + 1] = render("sgd_update.c.in")
     else
-      bodies[#bodies + 1] = render(TEMPLATE_OF[op], setmetatable({ P = PLAN_OF[op] and V[PLAN_OF[op]] }, { __index = V }))
+      bodies[#bodies + 1] = body(op, sgd.sums(L, V, op))
     end
     stack[#stack + 1] = string.format("%s %d", op, arrays[op] + spills[op])
   end

@@ -121,8 +121,8 @@ local function gather_text(P, S, b, OB, R, T, madd)
                                           o * P.WO + t0.t * P.WM + tq.t * P.WQ)
         end
         for k = 0, r - 1 do
-          body[#body + 1] = string.format("    const %s x%d_q%d = %s[sr + %d];", T, k, tq.t, P.SRC,
-                                          t0.off * P.SY + (tq.off + k * cs.src_step) * P.SX)
+          body[#body + 1] = string.format("    const %s x%d_q%d = %s;", T, k, tq.t,
+                                          P.read("sr + " .. (t0.off * P.SY + (tq.off + k * cs.src_step) * P.SX)))
         end
         for o = 0, OB - 1 do
           for k = 0, r - 1 do
@@ -139,8 +139,8 @@ local function gather_text(P, S, b, OB, R, T, madd)
                                         o * P.WO + t.m * P.WM + t.q * P.WQ)
       end
       for k = 0, r - 1 do
-        body[#body + 1] = string.format("const %s x%d_m%d_q%d = %s[si + %d];", T, k, t.m, t.q, P.SRC,
-                                        t.roff * P.SY + (t.coff + k * cs.src_step) * P.SX)
+        body[#body + 1] = string.format("const %s x%d_m%d_q%d = %s;", T, k, t.m, t.q,
+                                        P.read("si + " .. (t.roff * P.SY + (t.coff + k * cs.src_step) * P.SX)))
       end
       for o = 0, OB - 1 do
         for k = 0, r - 1 do
@@ -151,8 +151,8 @@ local function gather_text(P, S, b, OB, R, T, madd)
     end
     for o = 0, OB - 1 do
       for k = 0, r - 1 do
-        stores[#stores + 1] = string.format("%s[oi + %d] = a%d_%d;", P.OUT,
-                                            o * P.OO + k * cs.step * P.OX, o, k)
+        stores[#stores + 1] = string.format("%s[oi + %d] = %s;", P.OUT,
+                                            o * P.OO + k * cs.step * P.OX, P.out(string.format("a%d_%d", o, k)))
       end
     end
     return { r = r, init = lines, body = body, stores = stores }
@@ -238,6 +238,8 @@ function direct.forward(L, V, S)
     WO = st.W.k, WM = st.W.m, WQ = st.W.q,
     BIAS = true,
     init = function(o) return "b" .. o end,
+    read = function(index) return string.format("input[%s]", index) end,
+    out = V.ACT,
   }
   return gather_plan(L, S, {
     P = P, group_out = kg, sum_count = cg, out_count = L.k,
@@ -254,8 +256,9 @@ function direct.grad_input(L, V, S)
   local group = cg == 1 and "c" or ("c / " .. cg)
   local P = {
     OP = "grad_input", OUT = "grad_input", SRC = "grad_output",
-    PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", L.dtype, L.dtype, L.dtype, V.WS_PARAM),
+    PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
+      .. "%s *restrict grad_input%s", L.dtype, V.Y_PARAM, L.dtype, L.dtype, V.WS_PARAM),
+    SRC_Y = L.relu and "output" or nil,
     OUTER = "c", OUTER_COUNT = L.c, SUM = "k", SUM_COUNT = kg,
     SRC_BASE = plan.linear({ { "n", st.Y.n }, { group, kg * st.Y.c } }, 0), SRC_SUM = st.Y.c,
     W_BASE = plan.linear({ { group, kg * st.W.k }, { cg == 1 and "0" or ("c % " .. cg), st.W.c } }, 0),
@@ -264,6 +267,8 @@ function direct.grad_input(L, V, S)
     SY = st.Y.y, SX = st.Y.x, OY = st.I.y, OX = st.I.x, OO = st.I.c,
     WO = st.W.c, WM = st.W.m, WQ = st.W.q,
     init = function() return "0" end,
+    read = function(index) return V.DY("grad_output", index, "output") end,
+    out = function(a) return a end,
   }
   if cg == 1 then P.W_BASE = plan.linear({ { "c", kg * st.W.k } }, 0) end
   return gather_plan(L, S, {
@@ -276,7 +281,7 @@ end
 -- Return the C lines that step r positions of a grad_weight block: the dY of
 -- KB channels at the r positions, then row by row of 'taps', the distinct
 -- sources the row's taps read there, each loaded once, and every tap's sums.
-local function gw_body(L, st, kb, taps, r)
+local function gw_body(L, V, st, kb, taps, r)
   local T, madd = L.dtype, L.name .. "_MADD"
   local function src(m, col)
     return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
@@ -284,8 +289,8 @@ local function gw_body(L, st, kb, taps, r)
   local body = {}
   for o = 0, kb - 1 do
     for k = 0, r - 1 do
-      body[#body + 1] = string.format("const %s d%d_%d = grad_output[di + %d + oi];", T, o, k,
-                                      o * st.Y.c + k * st.Y.x)
+      body[#body + 1] = string.format("const %s d%d_%d = %s;", T, o, k,
+                                      V.DY("grad_output", string.format("di + %d + oi", o * st.Y.c + k * st.Y.x), "output"))
     end
   end
   local rows, order = {}, {}
@@ -321,7 +326,7 @@ end
 -- Return the grad_weight blocks of 'blocks' (gather_blocks) for the taps that
 -- 'keep' accepts, cr columns at a time where a block is that wide, and their
 -- multiply-adds for one output channel block and input channel.
-local function gw_blocks(L, st, kb, cr, blocks, keep)
+local function gw_blocks(L, V, st, kb, cr, blocks, keep)
   local out, macs = {}, 0
   for _, b in ipairs(blocks) do
     local taps = {}
@@ -332,8 +337,8 @@ local function gw_blocks(L, st, kb, cr, blocks, keep)
       local width = b.v1 - b.v0
       local r = width >= cr and cr or 1
       local vmain = b.v0 + width // r * r
-      local parts = { { v0 = b.v0, v1 = vmain, step = r, body = gw_body(L, st, kb, taps, r) } }
-      if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = gw_body(L, st, kb, taps, 1) } end
+      local parts = { { v0 = b.v0, v1 = vmain, step = r, body = gw_body(L, V, st, kb, taps, r) } }
+      if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = gw_body(L, V, st, kb, taps, 1) } end
       out[#out + 1] = {
         u0 = b.u0, u1 = b.u1, parts = parts,
         out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
@@ -373,8 +378,6 @@ function direct.grad_weight(L, V, S)
   local T = L.dtype
   local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
   local P = {
-    PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
-      .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
     GROUPS = {}, MACS = 0,
     X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
                            { "c", st.I.c } }, 0),
@@ -392,12 +395,12 @@ function direct.grad_weight(L, V, S)
     for o = 0, kb - 1 do
       for q = 0, L.k2 - 1 do
         grp.accs[#grp.accs + 1] = string.format("%s a%d_m0_q%d = 0;", T, o, q)
-        grp.stores[#grp.stores + 1] = string.format("grad_weight[wi + %s] = a%d_m0_q%d;",
-          plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q), o, q)
+        grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
+                                        value = string.format("a%d_m0_q%d", o, q) }
       end
     end
     local per_row
-    grp.blocks, per_row = gw_blocks(L, st, kb, cr, gather_blocks(row, cols), function() return true end)
+    grp.blocks, per_row = gw_blocks(L, V, st, kb, cr, gather_blocks(row, cols), function() return true end)
     for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
     -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
     local lo, hi, valid = {}, {}, 0
@@ -429,12 +432,12 @@ function direct.grad_weight(L, V, S)
       local m, q = t // L.k2, t % L.k2
       for o = 0, kb - 1 do
         grp.accs[#grp.accs + 1] = string.format("%s a%d_m%d_q%d = 0;", T, o, m, q)
-        grp.stores[#grp.stores + 1] = string.format("grad_weight[wi + %d] = a%d_m%d_q%d;",
-                                                    o * st.W.k + m * st.W.m + q * st.W.q, o, m, q)
+        grp.stores[#grp.stores + 1] = { index = "wi + " .. (o * st.W.k + m * st.W.m + q * st.W.q),
+                                        value = string.format("a%d_m%d_q%d", o, m, q) }
       end
     end
     local macs
-    grp.blocks, macs = gw_blocks(L, st, kb, cr, blocks, function(t)
+    grp.blocks, macs = gw_blocks(L, V, st, kb, cr, blocks, function(t)
       local i = t.m * L.k2 + t.q
       return i >= t0 and i <= t1
     end)
@@ -452,8 +455,6 @@ function direct.grad_bias(L, V, S)
   local st = direct.strides(L)
   local acc = math.min(4, L.oh * L.ow)
   local P = {
-    PARAMS = string.format("const %s *restrict grad_output, %s *restrict grad_bias%s", L.dtype, L.dtype,
-                           V.WS_PARAM),
     ACC = acc, COUNT = L.oh * L.ow, MAIN = L.oh * L.ow - L.oh * L.ow % acc,
     BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     -- Positions (i, j) in order are evenly spaced in either layout.
@@ -475,10 +476,8 @@ function direct.size_plan(L, V)
   local P = {
     FORWARD_PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
       .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM),
-    GRAD_WEIGHT_PARAMS = string.format("const %s *restrict input, const %s *restrict grad_output, "
-      .. "%s *restrict grad_weight%s", T, T, T, V.WS_PARAM),
-    GRAD_INPUT_PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", T, T, T, V.WS_PARAM),
+    GRAD_INPUT_PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
+      .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM),
     -- Elements of I (channel c of k's group, position y, x), Y (k; i, j), W (k, c, m, q).
     X = plan.linear({ { "n", st.I.n }, { group, cg * st.I.c }, { "c", st.I.c }, { "y", st.I.y },
                       { "x", st.I.x } }, 0),

@@ -113,11 +113,11 @@ local function gather_groups(blocks, o)
         for kb = 0, o.nb - 1 do
           for r = 0, step - 1 do
             g.terms[#g.terms + 1] = {
-              acc = name[kb][r][s], src = o.src, w = o.w(kb, t.m, t.q),
+              acc = name[kb][r][s], src = o.src, ysrc = o.ysrc, w = o.w(kb, t.m, t.q),
               index = plan.linear({ { "i", b.src_i }, { "j", b.src_j } }, r * b.src_i + t.off),
             }
             g.lane_terms[#g.lane_terms + 1] = {
-              acc = name[kb][r][s], src = o.src, w = o.w(kb, t.m, t.q),
+              acc = name[kb][r][s], src = o.src, ysrc = o.ysrc, w = o.w(kb, t.m, t.q),
               index = plan.linear({ { "i", b.src_i }, { "j", b.src_j }, { "l", b.src_j } },
                                   r * b.src_i + t.off),
             }
@@ -196,7 +196,9 @@ end
 local function gather_plan(L, S, G)
   local size = S.size
   local pitch = plan.row_pitch(G.vw, S.row_align)
-  local view = G.padded and G.vh * pitch * size <= S.copy_bytes
+  -- Under a fused ReLU, grad_input masks dY where it copies it: a copy is worth
+  -- making even without padding, since each element feeds every tap.
+  local view = (G.padded or G.mask) and G.vh * pitch * size <= S.copy_bytes
   local band_pitch = G.band_pitch and G.band_pitch(pitch) or pitch
   local rb = not view and G.bands and band_rows(G.count, band_pitch * size, S.copy_bytes, G.srows)
   if rb then pitch = band_pitch end
@@ -210,7 +212,10 @@ local function gather_plan(L, S, G)
       acc = G.acc, ptr = ptr, src = (view or rb) and G.copy or G.source, nb = nb, split = split,
       rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = G.overlap,
       roll = S.roll, split_taps = S.chain_taps, S = S, init = G.init, w = G.w,
+      -- Reading the source itself under a mask: each term masks its element.
+      ysrc = G.mask and not (view or rb) and G.source_y or nil,
     }
+    if o.ysrc then o.roll = false end
     -- With a stride, the phases of a padded copy usually cover the same (i, j) range:
     -- one loop then computes every phase, so the strided stores of the phases meet
     -- in contiguous memory (and each source element loaded feeds more taps).
@@ -331,6 +336,7 @@ local function grad_input_geometry(L, V, S)
     channels = V.CG, out_w = L.w, src_w = L.ow, w_stride = V.K1K2, overlap = V.KG == 1,
     phases = true,
     acc = { "dx_c", "y" }, ptr = "dx", band_ptr = "dxb", copy = "dyv", source = "dy",
+    mask = L.relu, source_y = "ydy",
     init = function() return "0" end,
     w = function(cb, m, q) return string.format("w_c%d_m%d_q%d", cb, m, q) end,
     copy_rows = function() return plan.grad_input_axis(L.h, vh, L.k1, L.sh, L.ph + L.sh * top, L.dh) end,
@@ -389,14 +395,19 @@ function gather.grad_input(L, V, S)
   P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
   local T = L.dtype
   P.OP = "grad_input"
-  P.PARAMS = string.format("const %s *restrict weight, const %s *restrict grad_output, "
-    .. "%s *restrict grad_input%s", T, T, T, V.WS_PARAM)
+  P.PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
+    .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", V.HW, L.w
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, V.CG
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", P.FIRST_K, P.FIRST_K .. " + 1", P.LAST_K
   P.EMPTY = "Every window lies in the zero padding: no input reaches Y, dI is zero."
   P.UNUSED = { "weight", "grad_output" }
   P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, V.OHOW)
+  if L.relu then
+    -- The same plane of Y, whose signs mask dY.
+    P.UNUSED[#P.UNUSED + 1] = "output"
+    P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, V.OHOW)
+  end
   return P
 end
 

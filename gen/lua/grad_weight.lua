@@ -121,7 +121,8 @@ local function roll_rows(S, c, b, bt, g, dpitch)
   for _, t in ipairs(bt) do slot[t.off] = t.slot end
   g.roll_dys = {}
   for kbo = 0, c.kb - 1 do
-    g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo) }
+    g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo),
+                                    ysrc = string.format("y%dp", kbo) }
     for _, t in ipairs(b.taps) do
       g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
         e = g.roll_dys[#g.roll_dys].name, x = win.x(t) }
@@ -151,9 +152,9 @@ local function block_groups(L, S, c, b, bt, grp)
     for kbo = 0, c.kb - 1 do
       for r = 0, g.step - 1 do
         local e = string.format("e_k%d_r%d", kbo, r)
-        g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo,
+        g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
           index = plan.linear({ { "j", 1 }, { "l", 1 } }, r * dpitch) }
-        g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo,
+        g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
           index = plan.linear({ { "l", 1 } }, jmain + r * dpitch) }
         for _, t in ipairs(bt) do
           local acc = string.format("a_k%d_r%d_t%d", kbo, r, t.slot)
@@ -229,9 +230,9 @@ local function copy_loops(L, c, P)
   local kb, pitch, plane = c.kb, c.pitch, c.plane
   P.DY = {}
   for kbo = 0, kb - 1 do
-    local d = { name = "d" .. kbo,
-      ptr = string.format("grad_output + (%s) * %d",
-        plan.linear({ { "n", L.k }, { "k", 1 }, { "kb", 1 } }, kbo), L.oh * L.ow) }
+    -- d.yname and d.yptr: the same plane of Y, whose signs mask dY under a fused ReLU.
+    local plane = string.format("(%s) * %d", plan.linear({ { "n", L.k }, { "k", 1 }, { "kb", 1 } }, kbo), L.oh * L.ow)
+    local d = { name = "d" .. kbo, ptr = "grad_output + " .. plane, yname = "y" .. kbo, yptr = "output + " .. plane }
     if c.dyv then
       d.ptr = kbo == 0 and "dyv" or string.format("dyv + %d", kbo * L.oh * pitch)
       d.dst = plan.linear({ { "i", pitch }, { "j", 1 } }, kbo * L.oh * pitch)
