@@ -113,6 +113,10 @@ Test(package, installed_find_package_builds_and_verifies, .timeout = 300)
 	cr_expect(strstr(names, "\"--sanitize\"") != NULL, "SANITIZE not passed on: %s", names);
 	cr_expect(strstr(names, "grad_input   memory        ok") != NULL, "%s", names);
 	cr_expect(strstr(names, "proved: 4 ops, 15 checks hold") != NULL, "%s", names);
+	/* relu1, without SANITIZE: its three ops proven, the mask's value at 0 too. */
+	cr_expect(strstr(names, "/build/convgen/app/relu1.c\"") != NULL, "%s", names);
+	cr_expect(strstr(names, "sgd_update   relu-at-zero  ok") != NULL, "%s", names);
+	cr_expect(strstr(names, "proved: 3 ops, 13 checks hold") != NULL, "%s", names);
 	free(names);
 	remove_dir(dir);
 }
@@ -270,6 +274,10 @@ Test(package, cross_aarch64_verifies_under_the_emulator, .timeout = 300)
 	          "the report does not name the emulator:\n%s", log);
 	cr_expect(strstr(log, "grad_input   memory        ok") != NULL, "%s", log);
 	cr_expect(strstr(log, "proved: 4 ops, 15 checks hold") != NULL, "%s", log);
+	snprintf(key, sizeof key, "Test command: %s/prefix/bin/convgen \"verify\" \"--file\" \"%s/build/convgen/app/relu1.c\" "
+	         "\"--exec\" \"" AARCH64_EMULATOR "\"\n", dir, dir);
+	cr_expect(strstr(log, key) != NULL, "no '%s' in:\n%s", key, log);
+	cr_expect(strstr(log, "proved: 3 ops, 13 checks hold") != NULL, "%s", log);
 	/* The program using the kernel is the target's: CTest runs it under the
 	** emulator. */
 	snprintf(key, sizeof key, "qemu-aarch64 \"-L\" \"/usr/aarch64-linux-gnu\" \"%s/build/app\"\n", dir);
