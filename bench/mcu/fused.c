@@ -16,33 +16,10 @@
 #include "sgdm.h"
 
 typedef float T;
+#include "harness.h"
 
 static T x[conv_INPUT_SIZE], w[conv_WEIGHT_SIZE], b[conv_BIAS_SIZE], y[conv_OUTPUT_SIZE];
 static T dy[conv_OUTPUT_SIZE], dw[conv_WEIGHT_SIZE], v[conv_WEIGHT_SIZE];
-
-__attribute__((noinline)) void bench_mark(void);
-__attribute__((noinline)) void bench_mark(void)
-{
-	__asm__ volatile("" : : : "memory");
-}
-
-#define MEASURE(call) do { bench_mark(); call; bench_mark(); } while (0)
-
-static void fill(T *p, size_t n, unsigned step)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		p[i] = (T)((int)(i * step % 7u) - 3) * 0.25f;
-}
-
-static double sum(const T *p, size_t n)
-{
-	double s = 0;
-	size_t i;
-	for (i = 0; i < n; i++)
-		s += (double)p[i];
-	return s;
-}
 
 /* The loops sgd_update replaces. */
 static void update_loop(T *weight, const T *grad, T lr)
