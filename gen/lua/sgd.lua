@@ -43,13 +43,13 @@ function sgd.step(L, V)
   local scalars = L.momentum and string.format("%s lr, %s momentum", T, T) or string.format("%s lr", T)
   local function velocity(v) return L.momentum and string.format("%s *restrict %s, ", T, v) or "" end
   local weight = {
-    FN = "static void " .. name .. "_sgd_weight",
+    FN = name .. "_PART void " .. name .. "_sgd_weight",
     PARAMS = string.format("const %s *restrict input, %sconst %s *restrict grad_output, %s *restrict weight, %s%s%s",
                            T, V.Y_PARAM, T, T, velocity("velocity_w"), scalars, V.WS_PARAM),
     STORE = function(index, value) return step_text(L, "weight", "velocity_w", index, value) end,
   }
   local bias = {
-    FN = "static void " .. name .. "_sgd_bias",
+    FN = name .. "_PART void " .. name .. "_sgd_bias",
     PARAMS = string.format("%sconst %s *restrict grad_output, %s *restrict bias, %s%s%s",
                            V.Y_PARAM, T, T, velocity("velocity_b"), scalars, V.WS_PARAM),
     STORE = function(index, value) return step_text(L, "bias", "velocity_b", index, value) end,
