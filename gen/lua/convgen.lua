@@ -226,7 +226,7 @@ local function frames(V, L)
   end
   -- sgd_update runs grad_weight's sums, then grad_bias's: its frame holds, at
   -- most, both of theirs.
-  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias
+  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias + sgd.tile_elements(V) * V.S.size
   spills.sgd_update = spills.grad_weight + spills.grad_bias
   for _, op in ipairs(L.ops) do
     if arrays[op] + spills[op] > V.S.stack_limit then
