@@ -36,6 +36,10 @@ static void check_layer(const struct cg_layer *l)
 		__builtin_trap();
 	if (l->ops == 0 || (l->ops & ~CG_ALL_OPS) || l->dtype > CG_DOUBLE)
 		__builtin_trap();
+	/* --momentum only keeps sgd_update's velocity; both flags are 0 or 1. */
+	if ((l->momentum && !(l->ops & CG_OP_BIT(CG_SGD_UPDATE))) || (unsigned)l->momentum > 1 ||
+	    (unsigned)l->relu > 1)
+		__builtin_trap();
 	if (name_len == 0 || name_len >= CG_NAME_MAX)
 		__builtin_trap();
 }

@@ -230,6 +230,23 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(optimize_unknown,         2, "--optimize 'fast': expected speed or size", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize fast -o .") \
 	X(optimize_empty,           2, "--optimize ''",      ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize '' -o .") \
 	X(optimize_missing,         2, "--optimize: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --optimize") \
+	/* --activation, --momentum, sgd_update */ \
+	X(activation_unknown,       2, "--activation 'tanh': expected none or relu", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --activation tanh -o .") \
+	X(activation_capitals,      2, "--activation 'ReLU'", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --activation ReLU -o .") \
+	X(activation_empty,         2, "--activation ''",    ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --activation '' -o .") \
+	X(activation_missing,       2, "--activation: missing value", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --activation") \
+	X(activation_twice,         2, "--activation: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --activation relu --activation none -o .") \
+	X(activation_with_file,     2, "--file: the layer comes from the file's header", ONE_LINE, NULL, "verify --file x.c --activation relu") \
+	X(momentum_without_sgd,     2, "--momentum: only sgd_update keeps a velocity", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --momentum -o .") \
+	X(momentum_with_value,      2, "'0.9': unexpected argument", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update --momentum 0.9 -o .") \
+	X(momentum_twice,           2, "--momentum: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update --momentum --momentum -o .") \
+	X(ops_sgd_twice,            2, "'sgd_update' listed twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update,forward,sgd_update -o .") \
+	X(ops_sgd_misspelt,         2, "unknown op 'sgd'",  ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd -o .") \
+	X(schedule_sgd_update,      2, "sgd_update takes grad_weight's schedule", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update --schedule sgd_update.lanes=4 -o .") \
+	X(tune_relu,                2, "--activation relu: tune times the plain layer's ops", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --activation relu") \
+	X(tune_sgd_update,          2, "--ops sgd_update: tune times the plain layer's ops", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --ops forward,sgd_update") \
+	X(header_activation_unknown, 2, "--activation 'sigmoid'", ONE_LINE, EDIT("--target generic", "--activation sigmoid --target generic"), "verify --file ../in/good.c") \
+	X(header_momentum_without_sgd, 2, "--momentum: only sgd_update keeps a velocity", ONE_LINE, EDIT("--target generic", "--momentum --target generic"), "verify --file ../in/good.c") \
 	X(header_layout_unknown,    2, "--layout 'hwcn'",    ONE_LINE, EDIT("--target generic", "--layout hwcn --target generic"), "verify --file ../in/good.c") \
 	X(header_workspace_no_size, 1, "_WORKSPACE_BYTES and ", ONE_LINE, EDIT("--target generic", "--target generic --workspace"), "verify --file ../in/good.c") \
 	X(target_empty,             2, "--target '': unknown target", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --target '' -o .") \

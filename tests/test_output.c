@@ -178,3 +178,62 @@ Test(output, a_header_from_another_run_does_not_build)
 	remove_dir(a);
 	remove_dir(b);
 }
+
+/* A fused layer's command names --activation and --momentum (and nothing else
+** new), its header declares the signatures of docs/api.md, and the command in
+** the header regenerates the same bytes. */
+Test(output, fused_relu_and_sgd_update_command_and_signatures)
+{
+	char a[256], b[256];
+	char *h, *c, *cmd, *end;
+	cr_assert(scratch_dir(a, sizeof a));
+	cr_assert(scratch_dir(b, sizeof b));
+	cr_assert_eq(generate(a, "f", "--input 6x6 --kernel 3x3 --ops sgd_update,grad_input,forward "
+	                              "--activation relu --momentum --target generic"), 0);
+	h = read_in(a, "f.h", NULL);
+	c = read_in(a, "f.c", NULL);
+	cr_assert(h && c);
+	cr_expect(strstr(c, "\n**   convgen generate --input 6x6 --kernel 3x3 --batch 1 --in-channels 1 "
+	                    "--out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --activation relu "
+	                    "--momentum --target generic --dtype float --ops forward,grad_input,sgd_update --name f -o .\n")
+	          != NULL, "%.500s", c);
+	cr_expect(strstr(h, "void f_forward(const float *input, const float *weight, const float *bias, float *output);") != NULL);
+	cr_expect(strstr(h, "void f_grad_input(const float *weight, const float *output, const float *grad_output, "
+	                    "float *grad_input);") != NULL, "%s", h);
+	cr_expect(strstr(h, "void f_sgd_update(const float *input, const float *output, const float *grad_output, "
+	                    "float *weight, float *bias,\n                        float *velocity_w, float *velocity_b, "
+	                    "float lr, float momentum);") != NULL, "%s", h);
+	cr_expect(strstr(h, "f_grad_weight") == NULL && strstr(h, "f_grad_bias") == NULL);
+	cr_expect(strstr(c, "Stack frame per function, at most (bytes): forward ") != NULL);
+	cr_expect(strstr(c, ", sgd_update ") != NULL, "no sgd_update bound in the stack line");
+	/* The header's own command, run in b, gives the same bytes. */
+	cmd = strstr(c, "convgen generate ");
+	cr_assert(cmd);
+	cmd += strlen("convgen generate ");
+	end = strstr(cmd, " --name f -o .\n");
+	cr_assert(end);
+	*end = '\0';
+	cr_assert_eq(generate(b, "f", cmd), 0, "%s", cmd);
+	expect_same_file(a, b, "f.h");
+	expect_same_file(a, b, "f.c");
+	free(h);
+	free(c);
+	remove_dir(a);
+	remove_dir(b);
+}
+
+/* Without --momentum, sgd_update takes no velocities. */
+Test(output, sgd_update_without_momentum_takes_lr_only)
+{
+	char dir[256];
+	char *h;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "s", "--input 5x5 --kernel 3x3 --ops sgd_update --dtype double"), 0);
+	h = read_in(dir, "s.h", NULL);
+	cr_assert(h);
+	cr_expect(strstr(h, "void s_sgd_update(const double *input, const double *grad_output, double *weight, "
+	                    "double *bias,\n                        double lr);") != NULL, "%s", h);
+	cr_expect(strstr(h, "velocity") == NULL);
+	free(h);
+	remove_dir(dir);
+}

@@ -21,6 +21,8 @@
 #define DOWNSTREAM SOURCE_DIR "/examples/downstream"
 #define AARCH64_TOOLCHAIN SOURCE_DIR "/tests/toolchains/aarch64-linux-gnu.cmake"
 #define AARCH64_EMULATOR "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+/* The example's second layer, which its main.c trains (examples/downstream). */
+#define RELU1_OPTIONS "--input 4x4 --kernel 3x3 --padding 1 --activation relu --ops forward,grad_input,sgd_update --momentum"
 
 /* Run a shell command made from 'fmt' in 'dir', its output (both streams)
 ** into dir/log, which it first empties; on failure print the log. */
@@ -96,7 +98,7 @@ Test(package, installed_find_package_builds_and_verifies, .timeout = 300)
 	cr_assert_eq(sh(dir, "cmake --build build"), 0);
 	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
 	names = ctest_names(dir);
-	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\n");
+	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\nconvgen_verify_app_relu1\n");
 	/* The generated files live in the build tree, in the target's own directory,
 	** and the verify test checks that very file with the installed convgen. */
 	cr_assert_eq(sh(dir, "test -f build/convgen/app/conv1.c && test -f build/convgen/app/conv1.h"), 0);
@@ -111,6 +113,10 @@ Test(package, installed_find_package_builds_and_verifies, .timeout = 300)
 	cr_expect(strstr(names, "\"--sanitize\"") != NULL, "SANITIZE not passed on: %s", names);
 	cr_expect(strstr(names, "grad_input   memory        ok") != NULL, "%s", names);
 	cr_expect(strstr(names, "proved: 4 ops, 15 checks hold") != NULL, "%s", names);
+	/* relu1, without SANITIZE: its three ops proven, the mask's value at 0 too. */
+	cr_expect(strstr(names, "/build/convgen/app/relu1.c\"") != NULL, "%s", names);
+	cr_expect(strstr(names, "sgd_update   relu-at-zero  ok") != NULL, "%s", names);
+	cr_expect(strstr(names, "proved: 3 ops, 13 checks hold") != NULL, "%s", names);
 	free(names);
 	remove_dir(dir);
 }
@@ -125,7 +131,7 @@ Test(package, vendored_add_subdirectory_builds_without_convgen_tests, .timeout =
 	cr_assert_eq(sh(dir, "ctest --test-dir build --output-on-failure"), 0);
 	/* Only the parent's tests: none of convgen's own (no Criterion, no tests/). */
 	names = ctest_names(dir);
-	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\n");
+	cr_expect_str_eq(names, "app\nconvgen_verify_app_conv1\nconvgen_verify_app_relu1\n");
 	free(names);
 	cr_expect_neq(sh(dir, "test -e build/convgen/tests"), 0, "convgen's tests/ was added to the parent");
 	/* A vendored convgen is not installed with the parent. */
@@ -135,7 +141,8 @@ Test(package, vendored_add_subdirectory_builds_without_convgen_tests, .timeout =
 }
 
 /* A project with two targets that both generate a layer 'conv1', with
-** different options; OPTIONS_APP are app's. */
+** different options; OPTIONS_APP are app's.  Both also generate relu1, which
+** the example's main.c calls, without a test. */
 static void write_project(const char *dir, const char *options_app)
 {
 	char path[512];
@@ -150,8 +157,10 @@ static void write_project(const char *dir, const char *options_app)
 		"find_package(convgen CONFIG REQUIRED)\n"
 		"add_executable(app main.c)\n"
 		"convgen_generate(TARGET app NAME conv1 OPTIONS %s VERIFY)\n"
+		"convgen_generate(TARGET app NAME relu1 OPTIONS " RELU1_OPTIONS ")\n"
 		"add_executable(app2 main.c)\n"
-		"convgen_generate(TARGET app2 NAME conv1 OPTIONS --input 28x28 --kernel 3x3 --padding 1 --ops forward VERIFY)\n",
+		"convgen_generate(TARGET app2 NAME conv1 OPTIONS --input 28x28 --kernel 3x3 --padding 1 --ops forward VERIFY)\n"
+		"convgen_generate(TARGET app2 NAME relu1 OPTIONS " RELU1_OPTIONS ")\n",
 		options_app);
 	cr_assert_eq(fclose(f), 0);
 }
@@ -265,11 +274,15 @@ Test(package, cross_aarch64_verifies_under_the_emulator, .timeout = 300)
 	          "the report does not name the emulator:\n%s", log);
 	cr_expect(strstr(log, "grad_input   memory        ok") != NULL, "%s", log);
 	cr_expect(strstr(log, "proved: 4 ops, 15 checks hold") != NULL, "%s", log);
+	snprintf(key, sizeof key, "Test command: %s/prefix/bin/convgen \"verify\" \"--file\" \"%s/build/convgen/app/relu1.c\" "
+	         "\"--exec\" \"" AARCH64_EMULATOR "\"\n", dir, dir);
+	cr_expect(strstr(log, key) != NULL, "no '%s' in:\n%s", key, log);
+	cr_expect(strstr(log, "proved: 3 ops, 13 checks hold") != NULL, "%s", log);
 	/* The program using the kernel is the target's: CTest runs it under the
 	** emulator. */
 	snprintf(key, sizeof key, "qemu-aarch64 \"-L\" \"/usr/aarch64-linux-gnu\" \"%s/build/app\"\n", dir);
 	cr_expect(strstr(log, key) != NULL, "app not run under the emulator: no '%s' in:\n%s", key, log);
-	cr_expect(strstr(log, "100% tests passed, 0 tests failed out of 2") != NULL, "%s", log);
+	cr_expect(strstr(log, "100% tests passed, 0 tests failed out of 3") != NULL, "%s", log);
 	free(log);
 	remove_dir(dir);
 }

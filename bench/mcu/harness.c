@@ -13,6 +13,7 @@
 #endif
 
 typedef float T;
+#include "harness.h"
 
 static T x[conv_INPUT_SIZE], w[conv_WEIGHT_SIZE], b[conv_BIAS_SIZE], y[conv_OUTPUT_SIZE];
 static T dy[conv_OUTPUT_SIZE], dx[conv_INPUT_SIZE], dw[conv_WEIGHT_SIZE], db[conv_BIAS_SIZE];
@@ -24,32 +25,6 @@ static T ws[(conv_WORKSPACE_BYTES + sizeof(T) - 1) / sizeof(T)];
 #else
 #define WS
 #endif
-
-/* Not inlined, and a call the compiler cannot drop or move across the
-** buffers: the plugin counts at its entry. */
-__attribute__((noinline)) void bench_mark(void);
-__attribute__((noinline)) void bench_mark(void)
-{
-	__asm__ volatile("" : : : "memory");
-}
-
-#define MEASURE(call) do { bench_mark(); call; bench_mark(); } while (0)
-
-static void fill(T *p, size_t n, unsigned step)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		p[i] = (T)((int)(i * step % 7u) - 3) * 0.25f;
-}
-
-static double sum(const T *p, size_t n)
-{
-	double s = 0;
-	size_t i;
-	for (i = 0; i < n; i++)
-		s += (double)p[i];
-	return s;
-}
 
 int main(void)
 {

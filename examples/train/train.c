@@ -8,8 +8,11 @@
 ** trained by minibatch SGD on the mean squared error between the score and the
 ** label (+1 cross, -1 bar).  Both layers, forward and backward, are kernels that
 ** convgen generated for a batch of BATCH images and proved (CMakeLists.txt:
-** convgen_generate(... VERIFY)); this file only adds the ReLU, the loss and the
-** update.  Deterministic: its own seeded PRNG, no clock, no threads.
+** convgen_generate(... VERIFY)): conv1's ReLU is fused into its kernels
+** (--activation relu), and each layer's SGD step is its sgd_update, which
+** computes dL/dW tile by tile and updates W and b in place, so no dL/dW array
+** exists here.  This file only adds the loss.  Deterministic: its own seeded
+** PRNG, no clock, no threads.
 **
 ** Exit status 0 only if the loss fell at least 10x and the net classifies at
 ** least 95% of freshly generated held-out images right. */
@@ -90,14 +93,11 @@ static void make_batch(float *x, float *y)
 /* The parameters and the activations of one batch. */
 static float w1[conv1_WEIGHT_SIZE], b1[conv1_BIAS_SIZE];
 static float w2[readout_WEIGHT_SIZE], b2[readout_BIAS_SIZE];
-static float h1[conv1_OUTPUT_SIZE], a1[conv1_OUTPUT_SIZE], score[readout_OUTPUT_SIZE];
+static float a1[conv1_OUTPUT_SIZE], score[readout_OUTPUT_SIZE];
 
 static void forward(const float *x)
 {
-	int i;
-	conv1_forward(x, w1, b1, h1);
-	for (i = 0; i < conv1_OUTPUT_SIZE; i++)
-		a1[i] = h1[i] > 0.0f ? h1[i] : 0.0f;
+	conv1_forward(x, w1, b1, a1); /* a1 = max(0, conv + b1) */
 	readout_forward(a1, w2, b2, score);
 }
 
@@ -105,8 +105,6 @@ static void forward(const float *x)
 static double train_step(const float *x, const float *y)
 {
 	static float g_score[readout_OUTPUT_SIZE], g_a1[conv1_OUTPUT_SIZE];
-	static float g_w1[conv1_WEIGHT_SIZE], g_b1[conv1_BIAS_SIZE];
-	static float g_w2[readout_WEIGHT_SIZE], g_b2[readout_BIAS_SIZE];
 	double loss = 0.0;
 	int i;
 
@@ -116,22 +114,11 @@ static double train_step(const float *x, const float *y)
 		loss += 0.5 * (double)e * e;
 		g_score[i] = e / BATCH;
 	}
-	readout_grad_weight(a1, g_score, g_w2);
-	readout_grad_bias(g_score, g_b2);
+	/* dL/da1 needs readout's weight before its step changes it. */
 	readout_grad_input(w2, g_score, g_a1);
-	for (i = 0; i < conv1_OUTPUT_SIZE; i++) /* through the ReLU */
-		g_a1[i] = h1[i] > 0.0f ? g_a1[i] : 0.0f;
-	conv1_grad_weight(x, g_a1, g_w1);
-	conv1_grad_bias(g_a1, g_b1);
-
-	for (i = 0; i < readout_WEIGHT_SIZE; i++)
-		w2[i] -= RATE * g_w2[i];
-	for (i = 0; i < readout_BIAS_SIZE; i++)
-		b2[i] -= RATE * g_b2[i];
-	for (i = 0; i < conv1_WEIGHT_SIZE; i++)
-		w1[i] -= RATE * g_w1[i];
-	for (i = 0; i < conv1_BIAS_SIZE; i++)
-		b1[i] -= RATE * g_b1[i];
+	readout_sgd_update(a1, g_score, w2, b2, RATE);
+	/* conv1 masks dL/da1 with [a1 > 0] itself: the ReLU's backward pass. */
+	conv1_sgd_update(x, a1, g_a1, w1, b1, RATE);
 	return loss / BATCH;
 }
 

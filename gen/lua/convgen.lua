@@ -226,7 +226,7 @@ local function frames(V, L)
   end
   -- sgd_update runs grad_weight's sums, then grad_bias's: its frame holds, at
   -- most, both of theirs.
-  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias
+  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias + sgd.tile_elements(V) * V.S.size
   spills.sgd_update = spills.grad_weight + spills.grad_bias
   for _, op in ipairs(L.ops) do
     if arrays[op] + spills[op] > V.S.stack_limit then
@@ -273,11 +273,11 @@ function convgen.generate(L, texts)
     text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
     return (text:gsub("\n$", ""))
   end
-  V.GATHER = function(groups, first, indent, floor)
-    return sub("gather.c.in", { GROUPS = groups, FIRST = first, FLOOR = floor }, indent)
+  V.GATHER = function(groups, first, indent, act)
+    return sub("gather.c.in", { GROUPS = groups, FIRST = first, ACT_STORES = act }, indent)
   end
-  V.BANDS = function(P, buf, src, out_w, first, indent, floor)
-    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, FLOOR = floor }, indent)
+  V.BANDS = function(P, buf, src, out_w, first, indent, act)
+    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act }, indent)
   end
   local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
     or workspace(V)

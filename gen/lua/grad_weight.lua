@@ -183,7 +183,7 @@ local function tap_group(L, V, S, c, blocks, t0)
     local m, q = t // L.k2, t % L.k2
     if tloop then m, q = (t - t0) // tloop.tq, (t - t0) % tloop.tq end
     index[m * L.k2 + q] = t - t0
-    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
+    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0, tap = t,
       dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
                          { L.g == 1 and "c" or ("c % " .. V.CG), ntaps },
                          { "tm", tloop and L.k2 or 0 }, { "tq", tloop and 1 or 0 } }, m * L.k2 + q),
@@ -293,6 +293,9 @@ function grad_weight.plan(L, V, S)
   end
   P.MACS = macs
   P.TLOOP = c.tloop
+  -- The first element of weight row (k + kb, c): its K1*K2 taps follow.
+  P.W_ROW = plan.linear({ { "k", V.CG * c.ntaps }, { "kb", V.CG * c.ntaps },
+                          { L.g == 1 and "c" or ("c % " .. V.CG), c.ntaps } }, 0)
   P.PART_ROWS = c.kc * c.tg
   P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
   P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)

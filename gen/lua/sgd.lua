@@ -35,6 +35,14 @@ function sgd.sums(L, V, op)
   return {}
 end
 
+-- Return the elements of sgd_update's tile of dW (0: none, each sum takes its
+-- step where it ends): a chunk of whole rows, where the vector schedule sums
+-- every tap of a row in one pass.
+function sgd.tile_elements(V)
+  if V.DIRECT or V.GW.TLOOP then return 0 end
+  return V.GW.KC * V.K1K2
+end
+
 -- Return sgd_update's parts: the render names of its weight and bias functions
 -- (grad_weight's and grad_bias's with the step as their store) and the text of
 -- the function that calls them.
@@ -43,13 +51,17 @@ function sgd.step(L, V)
   local scalars = L.momentum and string.format("%s lr, %s momentum", T, T) or string.format("%s lr", T)
   local function velocity(v) return L.momentum and string.format("%s *restrict %s, ", T, v) or "" end
   local weight = {
-    FN = "static void " .. name .. "_sgd_weight",
+    -- The vector schedule's sums end in a transpose the compiler vectorizes; a
+    -- step there would be scalar.  They fill a tile of whole rows of dW instead
+    -- (one chunk of output channels), and the step runs along the rows.
+    TILE = sgd.tile_elements(V) > 0,
+    FN = name .. "_PART void " .. name .. "_sgd_weight",
     PARAMS = string.format("const %s *restrict input, %sconst %s *restrict grad_output, %s *restrict weight, %s%s%s",
                            T, V.Y_PARAM, T, T, velocity("velocity_w"), scalars, V.WS_PARAM),
     STORE = function(index, value) return step_text(L, "weight", "velocity_w", index, value) end,
   }
   local bias = {
-    FN = "static void " .. name .. "_sgd_bias",
+    FN = name .. "_PART void " .. name .. "_sgd_bias",
     PARAMS = string.format("%sconst %s *restrict grad_output, %s *restrict bias, %s%s%s",
                            V.Y_PARAM, T, T, velocity("velocity_b"), scalars, V.WS_PARAM),
     STORE = function(index, value) return step_text(L, "bias", "velocity_b", index, value) end,
