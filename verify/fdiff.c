@@ -20,7 +20,9 @@
 ** perturbed one moved by +-v, and the central difference is
 ** sum (Y+ - Y-)(Y+ + Y- - 2 H T) / (4 H) over the scaled outputs Y+-.  The
 ** signs are checked exactly at both ends (H doubles if one flips, which the
-** bound says never happens).  The op gets Y = max(0, Z) and dY = d.
+** bound says never happens); Z is affine along the step, so equal signs at
+** the ends and the middle mean none crosses 0 between them and L is one
+** quadratic on the whole step.  The op gets Y = max(0, Z) and dY = d.
 **
 ** sgd_update writes no gradient: (W - W')/lr - momentum v is its dW, and
 ** (b - b')/lr - momentum v_b its db; both are differenced. */

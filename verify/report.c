@@ -34,7 +34,9 @@ static void claim(const struct vf_result *r, FILE *out)
 		        r->magnitude_exp, r->op == CG_FORWARD || r->op == CG_SGD_UPDATE
 		                          ? ", with bias and with bias NULL" : "");
 		if (r->op == CG_SGD_UPDATE)
-			fprintf(out, "; lr 2^-%d%s", VF_LR_LOG, r->momentum ? ", momentum 2^-1" : "");
+			fprintf(out, "; lr 2^-%d", VF_LR_LOG);
+		if (r->op == CG_SGD_UPDATE && r->momentum)
+			fprintf(out, ", momentum 2^-%d", VF_MU_LOG);
 		break;
 	case VF_RELU_ZERO:
 		fprintf(out, "%lld output%s == exact with %lld element%s of Y exactly 0 and dY != 0 there: "

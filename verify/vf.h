@@ -271,10 +271,6 @@ void vf_ref_grad_bias(const struct cg_layer *l, const int64_t *dY, int64_t scale
 void vf_ref_relu(struct vf_exact *Y, size_t n);
 /* out = dY * [Y > 0]: the mask of --activation relu (0 at Y == 0). */
 void vf_ref_mask(const int64_t *Y, const int64_t *dY, size_t n, int64_t *out);
-/* The ops with dY, exactly, as the reference and rounding checks call them:
-** the mask applied first when the layer has one; for sgd_update, the step
-** of MATH.md part III (vf_ref_sgd).  'scale' as for vf_ref_grad_bias. */
-struct vf_call;
 /* One SGD step on n parameters P (numerators, times p_scale in the units U
 ** of the exact gradient g), velocity V (likewise; NULL without momentum):
 ** without momentum P' 2^lr = P p_scale 2^lr - g, with it V' 2^mu = V
@@ -283,9 +279,12 @@ struct vf_call;
 ** each keeps s and n of its terms, so rounding.c's bound applies. */
 int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, const int64_t *V,
                int64_t v_scale, size_t n, struct vf_exact *P2, struct vf_exact *V2);
-/* The exact results of c's op on c's (input) numerators, each in units
-** 2^-shift[i] of the products' units: e[i] for written array i (NULL arrays
-** skipped; e[i] has room for its elements).  Returns 0, or -1 out of memory. */
+/* The exact results of c's op on c's numerators, as the reference, rounding
+** and relu-at-zero checks need them: dY masked first when the layer has a
+** ReLU, and for sgd_update the step of MATH.md part III (vf_ref_sgd).  e[i]
+** is written array i (NULL arrays skipped; e[i] has room for its elements),
+** in units 2^-shift[i] of the products'; 'scale' as for vf_ref_grad_bias.
+** Returns 0, or -1 out of memory. */
 int vf_ref_call(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, struct vf_exact *e[],
                 int shift[]);
 
