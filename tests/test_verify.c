@@ -181,6 +181,27 @@ Test(verify, relu_at_zero_rejects_Y_at_least_0_on_a_cortex_m4, .timeout = 600)
 	expect_rejected_by(M4_CC, "mask_at_zero", "", "grad_weight", "relu-at-zero");
 }
 
+/* A header whose --ops was narrowed by hand to leave sgd_update out would
+** leave it unproven: the driver program finds it on the target too. */
+Test(verify, an_unlisted_sgd_update_is_found_on_a_cortex_m4, .timeout = 600)
+{
+	struct run *r = malloc(sizeof *r);
+	char dir[256], cmd[700], args[400];
+
+	need_m4();
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "conv", "--input 5x5 --kernel 3x3 --activation relu --target cortex-m4 "
+	                      "--ops grad_bias,sgd_update"), 0);
+	snprintf(cmd, sizeof cmd, "sed -i '2s/--ops grad_bias,sgd_update/--ops grad_bias/' '%s/conv.c'", dir);
+	cr_assert_eq(run_shell(cmd), 0);
+	snprintf(args, sizeof args, "verify --file %s/conv.c", dir);
+	run_convgen(r, NULL, M4_CC, args);
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "defines conv_sgd_update, which its header's --ops does not list") != NULL, "%s", r->err);
+	free(r);
+	remove_dir(dir);
+}
+
 /* --json reports the new op, the new check and the layer's activation. */
 Test(verify, json_reports_relu_at_zero_and_sgd_update)
 {

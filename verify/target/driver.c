@@ -88,8 +88,10 @@ void CVG_GRAD_INPUT(const T *, Y_PARAM const T *, T * WS_PARAM) __attribute__((w
 #if !CVG_LISTED_GRAD_BIAS
 void CVG_GRAD_BIAS(Y_PARAM const T *, T * WS_PARAM) __attribute__((weak));
 #endif
-#if !CVG_LISTED_SGD_UPDATE
-void CVG_SGD_UPDATE(void) __attribute__((weak));   /* only its presence matters */
+#if !CVG_LISTED_SGD_UPDATE && CVG_MOMENTUM
+void CVG_SGD_UPDATE(const T *, Y_PARAM const T *, T *, T *, T *, T *, T, T WS_PARAM) __attribute__((weak));
+#elif !CVG_LISTED_SGD_UPDATE
+void CVG_SGD_UPDATE(const T *, Y_PARAM const T *, T *, T *, T WS_PARAM) __attribute__((weak));
 #endif
 
 static unsigned long unlisted_defined(void)
