@@ -72,7 +72,7 @@ Test(verify, rejects_scratch_read_before_it_is_written) { expect_rejected("works
 /* A local read before it is written: verify poisons the stack with NaN. */
 Test(verify, rejects_a_partial_sum_left_unset) { expect_rejected("uninit_partial_sum", "grad_bias", "reference"); }
 
-/* --activation relu and sgd_update (MATH.md part III). */
+/* --activation relu and sgd_update (docs/math.md, "A fused ReLU and the SGD step"). */
 Test(verify, rejects_a_mask_read_one_element_off)     { expect_rejected("mask_off_by_one", "grad_bias", "reference"); }
 Test(verify, finite_differences_catch_the_mask_one_element_off) { expect_rejected("mask_off_by_one", "grad_bias", "finite-diff"); }
 /* Its first read lands before Y: the memory check's arrays are exactly sized. */

@@ -13,7 +13,7 @@
 ** probability <= 2^-s per direction, so P(a wrong gradient passes) <= 2^-st.
 **
 ** --activation relu: Y = max(0, Z), Z = conv + b, and L is quadratic only
-** where no Z changes sign (MATH.md part III).  W is drawn even and b odd, so
+** where no Z changes sign (docs/math.md, "A fused ReLU and the SGD step").  W is drawn even and b odd, so
 ** every Z is odd, |Z| >= 1; the step is v / H with H a power of two above
 ** the most any Z moves along v, so H Z +- Dv keeps the sign of Z.  All in
 ** integers: H Z(x +- v/H) is forward() on the inputs scaled by H, the

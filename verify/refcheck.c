@@ -105,7 +105,7 @@ static long long n_elems(const struct vf_call *c)
 	return n;
 }
 
-/* Forward and sgd_update run twice, with a bias and with bias == NULL (SPEC.md). */
+/* Forward and sgd_update run twice, with a bias and with bias == NULL (docs/api.md). */
 int vf_check_reference(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
 	int a = vf_exact_magnitude(x, op), pass, rc = 0, crashed = 0;

@@ -1,6 +1,6 @@
 /* reluzero.c: the relu-at-zero check, for the ops that mask dY with [Y > 0]
 ** (--activation relu).  The derivative of max(0, z) at z = 0 is taken as 0,
-** as PyTorch does (MATH.md part III); random inputs almost never hit Y == 0
+** as PyTorch does (docs/math.md, "A fused ReLU and the SGD step"); random inputs almost never hit Y == 0
 ** exactly, and the finite differences must avoid it, so this check makes
 ** half of Y exact zeros (the rest positive, as forward's output is) and every
 ** dY nonzero: a kernel that masks with Y >= 0, or not at all, then computes

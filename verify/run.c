@@ -127,7 +127,7 @@ static int canary_intact(const struct vf_buf *b)
 /* L(a, b) is a, b: lets a parenthesized list pass through a macro as one argument. */
 #define L(...) __VA_ARGS__
 /* One shape of signature, as the key (const arrays, written arrays, scalars)
-** and the prototype of SPEC.md, with and without the workspace last.  memcpy,
+** and the prototype of docs/api.md, with and without the workspace last.  memcpy,
 ** as POSIX lets dlsym's object pointer become a function pointer. */
 #define SHAPE(T, key, PARAMS, ARGS) \
 	case key: \
@@ -161,7 +161,7 @@ static int call_double(void *sym, int key, void *const in[], void *const out[], 
 	SHAPES(double)
 }
 
-/* Call through the prototype SPEC.md gives the op, for T = float or double;
+/* Call through the prototype docs/api.md gives the op, for T = float or double;
 ** 'ws' is the workspace, or NULL when the functions take none.  -1 for a
 ** signature this file does not know (a verifier bug). */
 static int call(void *sym, int is_float, const struct vf_sig *s, void *const in[], void *const out[],

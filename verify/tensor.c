@@ -13,7 +13,7 @@ enum vf_tensor vf_op_output(enum cg_op op)
 	return out[op];
 }
 
-/* SPEC.md's signatures; dY and the Y that masks it have Y's shape. */
+/* docs/api.md's signatures; dY and the Y that masks it have Y's shape. */
 void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s)
 {
 	static const enum vf_tensor first[CG_N_OPS] = { VF_I, VF_I, VF_W, VF_N_TENSORS, VF_I };

@@ -124,7 +124,7 @@ int vf_check_relu_zero(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
 const char *vf_memcheck_mode(const struct vf_ctx *x);   /* "ASan -O0, cc", for the reports */
 
-/* ---- tensor.c: the arrays of an op's C signature (SPEC.md), in ABI order.
+/* ---- tensor.c: the arrays of an op's C signature (docs/api.md), in ABI order.
 ** 'in' are const; 'out' are written: the op's output, or sgd_update's
 ** weight, bias, velocity_w, velocity_b, which it also reads (in_out).
 ** Velocities have the shapes of W and b. */
@@ -140,7 +140,7 @@ struct vf_sig {
 };
 void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s);
 /* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
-** so that multiplying by them is exact (MATH.md part III). */
+** so that multiplying by them is exact (docs/math.md, "A fused ReLU and the SGD step"). */
 #define VF_LR_LOG 3
 #define VF_MU_LOG 1
 
@@ -281,7 +281,7 @@ int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, cons
                int64_t v_scale, size_t n, struct vf_exact *P2, struct vf_exact *V2);
 /* The exact results of c's op on c's numerators, as the reference, rounding
 ** and relu-at-zero checks need them: dY masked first when the layer has a
-** ReLU, and for sgd_update the step of MATH.md part III (vf_ref_sgd).  e[i]
+** ReLU, and for sgd_update the step of docs/math.md (vf_ref_sgd).  e[i]
 ** is written array i (NULL arrays skipped; e[i] has room for its elements),
 ** in units 2^-shift[i] of the products'; 'scale' as for vf_ref_grad_bias.
 ** Returns 0, or -1 out of memory. */
