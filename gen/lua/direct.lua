@@ -111,6 +111,13 @@ local function gather_text(P, S, b, OB, R, T, madd)
     if loops_rows(S, b) then
       local dm, doff = row_steps(b.rtaps)
       local t0 = b.rtaps[1]
+      -- The loop walks its source rows upward in memory, whatever the order
+      -- of the taps: gcc 12 vectorizes a downward walk over a group of taps
+      -- with full-width loads that read past the array (docs/verify.md,
+      -- "What the proof caught").
+      if doff * P.SY < 0 then
+        t0, dm, doff = b.rtaps[#b.rtaps], -dm, -doff
+      end
       body[#body + 1] = "int mr;"
       body[#body + 1] = string.format("for (mr = 0; mr < %d; ++mr) {", #b.rtaps)
       body[#body + 1] = string.format("    const int wr = wi + mr * %d;", dm * P.WM)
