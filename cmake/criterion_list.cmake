@@ -25,9 +25,15 @@ if(rc EQUAL 0)
       set(suite ${CMAKE_MATCH_1})
     elseif(line MATCHES "^[|`]-- ([A-Za-z0-9_]+)$")
       set(name ${suite}/${CMAKE_MATCH_1})
+      # The tier (docs/testing.md): a suite named full_* runs only in the full
+      # tier (ctest -L full), every other in the main tier (ctest -L main).
+      set(tier main)
+      if(suite MATCHES "^full_")
+        set(tier full)
+      endif()
       string(APPEND body "add_test(${name} \"${EXE}\" --filter ${name} --jobs=1)\n")
       string(APPEND body "set_tests_properties(${name} PROPERTIES FAIL_REGULAR_EXPRESSION \"Sanitizer|runtime error\"\n"
-                         "  SKIP_REGULAR_EXPRESSION \"${skip_regex}\")\n")
+                         "  SKIP_REGULAR_EXPRESSION \"${skip_regex}\" LABELS ${tier})\n")
       math(EXPR count "${count} + 1")
     endif()
   endforeach()

@@ -82,10 +82,10 @@ static void prove_layer(const struct target *t, const char *opts, const char *dt
 }
 
 #define LAYER(id, opts) \
-	Test(exec_aarch64, id, .timeout = 600) { prove_layer(&aarch64, opts, "float"); } \
-	Test(exec_aarch64_double, id, .timeout = 600) { prove_layer(&aarch64, opts, "double"); } \
-	Test(exec_armhf, id, .timeout = 600) { prove_layer(&armhf, opts, "float"); } \
-	Test(exec_cortex_m4, id, .timeout = 600) { prove_layer(&cortex_m4, opts, "float"); }
+	Test(full_exec_aarch64, id, .timeout = 600) { prove_layer(&aarch64, opts, "float"); } \
+	Test(full_exec_aarch64_double, id, .timeout = 600) { prove_layer(&aarch64, opts, "double"); } \
+	Test(full_exec_armhf, id, .timeout = 600) { prove_layer(&armhf, opts, "float"); } \
+	Test(full_exec_cortex_m4, id, .timeout = 600) { prove_layer(&cortex_m4, opts, "float"); }
 #include "layers.inc"
 
 /* Double on a Cortex-M4 is software floating point: correct, if slow. */

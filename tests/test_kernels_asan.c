@@ -113,5 +113,5 @@ static void check_under_asan(const char *id, int row, const char *opts)
 }
 
 #define LAYER(id, opts) \
-	Test(kernels_asan, id) { check_under_asan(#id, __LINE__, opts); }
+	Test(full_kernels_asan, id) { check_under_asan(#id, __LINE__, opts); }
 #include "layers.inc"

@@ -33,5 +33,5 @@ static void compare_layouts(const char *opts)
 	remove_dir(dir);
 }
 
-#define LAYER(id, opts) Test(layout_transposed, id) { compare_layouts(opts); }
+#define LAYER(id, opts) Test(full_layout_transposed, id) { compare_layouts(opts); }
 #include "layers.inc"

@@ -24,6 +24,9 @@ Test(mutate, verifier_rejects_every_observably_different_mutant, .timeout = 600)
 	cr_log_info("%s", log ? log : "(no log)");
 	cr_expect_eq(status, 0, "scripts/mutate --quick: exit %d\n%s", status, log ? log : "(no log)");
 	cr_expect(log && strstr(log, "mutate: score ") != NULL, "no score line\n%s", log ? log : "");
+	/* The score on stderr, so that scripts/test shows it. */
+	if (log && strstr(log, "mutate: score "))
+		fprintf(stderr, "%.*s\n", (int)strcspn(strstr(log, "mutate: score "), "\n"), strstr(log, "mutate: score "));
 	free(log);
 	/* Survivors stay for a look: only a clean run is removed. */
 	if (status == 0)
