@@ -231,7 +231,7 @@ static void prove_cell(const char *id, const char *opts, int target)
 		/* The code of any target is plain C: built for this machine's vector
 		** unit where the target's is not here, and said so. */
 		if (target == T_V4 && !__builtin_cpu_supports("avx512f")) {
-			cr_log_warn("no AVX-512 on this host: the x86-64-v4 code is proven built with -march=x86-64-v3");
+			fprintf(stderr, "note: no AVX-512 on this host: the x86-64-v4 code is proven built with -march=x86-64-v3\n");
 			march = "-march=x86-64-v3";
 		}
 		if (target == T_M4 || target == T_M7)

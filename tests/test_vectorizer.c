@@ -48,12 +48,12 @@ static size_t host_flags(const char *flags[8])
 		flags[n++] = "-O2 -march=x86-64-v3";
 		flags[n++] = "-O3 -march=x86-64-v3";
 	} else
-		cr_log_warn("no AVX2 on this host: the x86-64-v3 builds did not run");
+		fprintf(stderr, "note: no AVX2 on this host: the x86-64-v3 builds did not run\n");
 	if (__builtin_cpu_supports("avx512f")) {
 		flags[n++] = "-O2 -march=x86-64-v4";
 		flags[n++] = "-O3 -march=x86-64-v4";
 	} else
-		cr_log_warn("no AVX-512 on this host: the x86-64-v4 builds did not run");
+		fprintf(stderr, "note: no AVX-512 on this host: the x86-64-v4 builds did not run\n");
 	return n;
 }
 
