@@ -17,6 +17,9 @@ struct call {
 	struct cg_choice *choices;     /* candidates: at most max_choices */
 	int max_choices, n_choices;
 	char refused[512];             /* generate: why the layer cannot be had, or "" */
+	const char *checker;           /* check: the Lua chunk run on the plans, or NULL */
+	size_t checker_len;
+	struct cg_text *report;        /* check: what the chunk returned */
 };
 
 /* Read field 'key' of the table on top as a choice value; 'unset' when absent. */
@@ -156,6 +159,35 @@ static void load_embedded(lua_State *L)
 	lua_remove(L, -2);                                /* texts */
 }
 
+/* The tests' entry (cg_lua_check_plans): convgen.plans on the layer, then the
+** checker chunk, in this state, on the layer, the plans and the two texts. */
+static int check_plans(lua_State *L, struct call *call)
+{
+	int layer;                                        /* call, texts, convgen */
+	push_layer(L, call->layer);                       /* ..., convgen, layer */
+	layer = lua_gettop(L);
+	lua_getfield(L, -2, "plans");                     /* ..., layer, plans */
+	lua_pushvalue(L, layer);
+	lua_pushvalue(L, 2);                              /* ..., layer, plans, layer, texts */
+	lua_call(L, 2, 3);                                /* ..., layer, h_text, c_text, info */
+	if (lua_isnil(L, -3)) {
+		snprintf(call->refused, sizeof call->refused, "%s", luaL_checkstring(L, -2));
+		return 0;
+	}
+	take_text(L, -3, call->h);
+	take_text(L, -2, call->c);
+	if (luaL_loadbuffer(L, call->checker, call->checker_len, "@tests/plans/check.lua") != LUA_OK)
+		lua_error(L);
+	lua_call(L, 0, 1);                                /* ..., info, check */
+	lua_pushvalue(L, layer);
+	lua_pushvalue(L, layer + 3);
+	lua_pushvalue(L, layer + 1);
+	lua_pushvalue(L, layer + 2);                      /* ..., info, check, layer, info, h, c */
+	lua_call(L, 4, 1);                                /* ..., info, report */
+	take_text(L, -1, call->report);
+	return 0;
+}
+
 static int pmain(lua_State *L)
 {
 	struct call *call = lua_touserdata(L, 1);
@@ -181,6 +213,8 @@ static int pmain(lua_State *L)
 		call->n_choices = i;
 		return 0;
 	}
+	if (call->checker)
+		return check_plans(L, call);
 	lua_getfield(L, -1, "generate");                  /* call, texts, convgen, generate */
 	push_layer(L, call->layer);                       /* call, texts, convgen, generate, layer */
 	lua_pushvalue(L, 2);                              /* ..., generate, layer, texts */
@@ -264,5 +298,34 @@ int cg_lua_candidates(const struct cg_layer *l, struct cg_choice *out, int max, 
 	call.max_choices = max;
 	status = run_call(&call, msg, msg_len);
 	*n = call.n_choices;
+	return status;
+}
+
+int cg_lua_check_plans(const struct cg_layer *l, const char *checker, size_t checker_len,
+                       struct cg_text *h, struct cg_text *c, struct cg_text *report,
+                       char *msg, size_t msg_len)
+{
+	struct call call;
+	int status;
+	memset(&call, 0, sizeof call);
+	report->data = NULL;
+	call.checker = checker;
+	call.checker_len = checker_len;
+	call.report = report;
+	call.layer = l;
+	call.h = h;
+	call.c = c;
+	h->data = c->data = NULL;
+	status = run_call(&call, msg, msg_len);
+	if (status == CG_EXIT_OK && call.refused[0]) {
+		snprintf(msg, msg_len, "%s", call.refused);
+		status = CG_EXIT_USAGE;
+	}
+	if (status != CG_EXIT_OK) {
+		free(h->data);
+		free(c->data);
+		free(report->data);
+		h->data = c->data = report->data = NULL;
+	}
 	return status;
 }

@@ -25,4 +25,13 @@ int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text 
 int cg_lua_candidates(const struct cg_layer *l, struct cg_choice *out, int max, int *n,
                       char *msg, size_t msg_len);
 
+/* For the property tests alone: generate as cg_lua_generate does, then run the
+** Lua chunk 'checker' (tests/plans/check.lua) in the same state; it returns a
+** function, called with the layer, the plans the texts were rendered from
+** (convgen.plans) and the two texts, whose string result goes to 'report'.
+** Returns what cg_lua_generate returns; a checker error is CG_EXIT_FAIL. */
+int cg_lua_check_plans(const struct cg_layer *l, const char *checker, size_t checker_len,
+                       struct cg_text *h, struct cg_text *c, struct cg_text *report,
+                       char *msg, size_t msg_len);
+
 #endif

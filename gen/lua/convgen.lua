@@ -243,9 +243,11 @@ function convgen.candidates(L)
   return targets.candidates(L.target, L.dtype)
 end
 
--- Return the texts of NAME.h and NAME.c for layer 'L'; 'texts' maps each
--- template's file name to its text.
-function convgen.generate(L, texts)
+-- Return the texts of NAME.h and NAME.c for layer 'L' and what they were
+-- rendered from (the template names V, with the plans, and each op's frame
+-- and workspace bytes); or nil and why the layer cannot be had.  'texts' maps
+-- each template's file name to its text.
+local function build(L, texts)
   -- Fix the op order so that '--ops grad_bias,forward' gives the same files
   -- as '--ops forward,grad_bias'.
   local asked = {}
@@ -317,7 +319,20 @@ function convgen.generate(L, texts)
   local c = { render("source.c.in") }
   for _, body in ipairs(bodies) do c[#c + 1] = body end
   c[#c + 1] = "\n/* end of " .. L.name .. ".c */\n"
-  return h, table.concat(c)
+  return h, table.concat(c), { V = V, arrays = arrays, spills = spills, workspace = ws }
+end
+
+-- Return the texts of NAME.h and NAME.c for layer 'L'; 'texts' maps each
+-- template's file name to its text.
+function convgen.generate(L, texts)
+  local h, c = build(L, texts)
+  return h, c
+end
+
+-- For the property tests (tests/test_plans.c) alone: generate's two texts and
+-- the plans they were rendered from, which tests/plans/check.lua walks.
+function convgen.plans(L, texts)
+  return build(L, texts)
 end
 
 return convgen

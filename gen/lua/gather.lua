@@ -207,7 +207,8 @@ local function gather_plan(L, S, G)
   -- Return the taps, row groups and multiply-adds of gathering 'blocks'.
   local function groups_of(blocks, ptr)
     local taps = taps_of(blocks, L.k2)
-    local split = (#taps + S.chain_taps - 1) // S.chain_taps
+    -- At least one: a plane no tap reaches (every window in the padding) has none.
+    local split = math.max(1, (#taps + S.chain_taps - 1) // S.chain_taps)
     local o = {
       acc = G.acc, ptr = ptr, src = (view or rb) and G.copy or G.source, nb = nb, split = split,
       rows = math.max(1, S.accumulators // (nb * split)), lanes = S.lanes, overlap = G.overlap,
