@@ -1,5 +1,5 @@
 /* test_matrix.c: the main tier's layer proofs, a covering array.  Every row of
-** layers.inc runs once on every target (36 rows x 6 targets), and the code
+** layers.inc runs once on every target (37 rows x 6 targets), and the code
 ** options, the dtype and the build of each of those cells are chosen so that
 ** every pair of values of any two factors below is proven in at least one
 ** cell (matrix/covers_every_pair checks it).  The choice is a fixed greedy
