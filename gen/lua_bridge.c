@@ -264,27 +264,32 @@ static int run_call(struct call *call, char *msg, size_t msg_len)
 	return status == LUA_OK ? CG_EXIT_OK : CG_EXIT_FAIL;
 }
 
+/* Generate (with 'call' set up), and free both texts unless it succeeded. */
+static int run_generate(struct call *call, char *msg, size_t msg_len)
+{
+	int status = run_call(call, msg, msg_len);
+	if (status == CG_EXIT_OK && call->refused[0]) {
+		snprintf(msg, msg_len, "%s", call->refused);
+		status = CG_EXIT_USAGE;
+	}
+	if (status != CG_EXIT_OK) {
+		free(call->h->data);
+		free(call->c->data);
+		call->h->data = call->c->data = NULL;
+	}
+	return status;
+}
+
 int cg_lua_generate(const struct cg_layer *l, struct cg_text *h, struct cg_text *c,
                     char *msg, size_t msg_len)
 {
 	struct call call;
-	int status;
 	memset(&call, 0, sizeof call);
 	h->data = c->data = NULL;
 	call.layer = l;
 	call.h = h;
 	call.c = c;
-	status = run_call(&call, msg, msg_len);
-	if (status == CG_EXIT_OK && call.refused[0]) {
-		snprintf(msg, msg_len, "%s", call.refused);
-		status = CG_EXIT_USAGE;
-	}
-	if (status != CG_EXIT_OK) {
-		free(h->data);
-		free(c->data);
-		h->data = c->data = NULL;
-	}
-	return status;
+	return run_generate(&call, msg, msg_len);
 }
 
 int cg_lua_candidates(const struct cg_layer *l, struct cg_choice *out, int max, int *n,
@@ -316,16 +321,10 @@ int cg_lua_check_plans(const struct cg_layer *l, const char *checker, size_t che
 	call.h = h;
 	call.c = c;
 	h->data = c->data = NULL;
-	status = run_call(&call, msg, msg_len);
-	if (status == CG_EXIT_OK && call.refused[0]) {
-		snprintf(msg, msg_len, "%s", call.refused);
-		status = CG_EXIT_USAGE;
-	}
+	status = run_generate(&call, msg, msg_len);
 	if (status != CG_EXIT_OK) {
-		free(h->data);
-		free(c->data);
 		free(report->data);
-		h->data = c->data = report->data = NULL;
+		report->data = NULL;
 	}
 	return status;
 }

@@ -61,7 +61,9 @@ local function compare(keys, want)
     table.concat(extra, " "), table.concat(missing, " "))
 end
 
--- Strides (elements) of the four arrays, from docs/api.md's layouts.
+-- Strides (elements) of the four arrays, from docs/api.md's layouts: written
+-- again here, not taken from direct.strides, so that the oracle shares no
+-- layout arithmetic with the generator it checks.
 local function strides(L)
   local cg = L.c // L.g
   if L.layout == "nhwc" then
