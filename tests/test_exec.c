@@ -205,3 +205,49 @@ Test(exec_errors, an_image_that_does_not_start_is_named, .timeout = 120)
 	          r->err);
 	free(r);
 }
+
+/* The emulator a refusal names follows the compiler's machine: QEMU's board
+** for a bare-metal Cortex-M, qemu-arm for armhf Linux. */
+static void expect_exec_hint(const char *cc, const char *target, const char *hint)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[256];
+	unsetenv("CONVGEN_EXEC");
+	unsetenv("CFLAGS");
+	snprintf(args, sizeof args, "verify --input 5x5 --kernel 3x3 --ops grad_bias --target %s", target);
+	run_convgen(r, NULL, cc, args);
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, hint) != NULL, "no '%s' in:\n%s", hint, r->err);
+	cr_expect_str_eq(r->out, "", "no report for a file that was not built");
+	free(r);
+}
+
+Test(exec_errors, a_bare_metal_compiler_without_exec_is_told_the_board)
+{
+	need_tools(&cortex_m4);
+	expect_exec_hint(cortex_m4.cc, "cortex-m4",
+	                 "give --exec with an emulator for it, e.g. --exec 'qemu-system-arm -M mps2-an386 -cpu cortex-m4");
+}
+
+Test(exec_errors, an_armhf_compiler_without_exec_is_told_qemu_arm)
+{
+	need_tools(&armhf);
+	expect_exec_hint(armhf.cc, "aarch64", "e.g. --exec 'qemu-arm -L /usr/arm-linux-gnueabihf'");
+}
+
+/* The target's program that does not compile: the compiler's words on
+** stderr, its exit status in the message, no report. */
+Test(exec_errors, a_target_program_that_does_not_build_is_said)
+{
+	struct run *r = malloc(sizeof *r);
+	need_tools(&aarch64);
+	setenv("CFLAGS", "-include /nonexistent/convgen.h", 1);
+	setenv("CONVGEN_EXEC", aarch64.exec, 1);
+	run_convgen(r, NULL, aarch64.cc, "verify --input 5x5 --kernel 3x3 --ops grad_bias");
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "/nonexistent/convgen.h") != NULL, "the compiler's message is not shown:\n%s", r->err);
+	cr_expect(strstr(r->err, "the C compiler 'aarch64-linux-gnu-gcc' failed with exit status 1") != NULL, "%s",
+	          r->err);
+	cr_expect_str_eq(r->out, "", "no report for a program that was not built");
+	free(r);
+}

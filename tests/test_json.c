@@ -281,3 +281,22 @@ Test(progress, shows_on_a_terminal_and_keeps_stdout_clean)
 	/* The line is erased at the end: the last bytes blank it and return the cursor. */
 	cr_expect(used > 0 && tty[used - 1] == '\r', "the progress line is left on the screen");
 }
+
+/* JSON strings are UTF-8: a path that is not (a Latin-1 directory name) is
+** reported with '?' for each byte outside ASCII, not dropped. */
+Test(json, names_a_path_that_is_not_utf8_with_question_marks)
+{
+	struct run *r = malloc(sizeof *r);
+	char dir[256], sub[300], args[400], want[400];
+	json_t *root;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	snprintf(sub, sizeof sub, "%s/caf\xe9", dir);
+	cr_assert_eq(generate(sub, "k", "--input 5x5 --kernel 3x3 --ops grad_bias"), 0);
+	snprintf(args, sizeof args, "verify --file %s/k.c --json --no-memory", sub);
+	root = verify_json(r, args, 0);
+	snprintf(want, sizeof want, "%s/caf?/k.c", dir);
+	cr_expect_str_eq(str(root, "file"), want);
+	json_decref(root);
+	free(r);
+	remove_dir(dir);
+}

@@ -330,3 +330,22 @@ Test(verify, fixtures_compile_under_strict_flags)
 	         SOURCE_DIR);
 	cr_expect_eq(run_shell(cmd), 0);
 }
+
+/* verify --file works in a directory of its own under $TMPDIR: one it cannot
+** make is an error that names it, with no report. */
+Test(verify, a_temporary_directory_it_cannot_make_is_said)
+{
+	struct run *r = malloc(sizeof *r);
+	char dir[256], args[400];
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "k", "--input 5x5 --kernel 3x3 --ops grad_bias"), 0);
+	setenv("TMPDIR", "/nonexistent/convgen-tmp", 1);
+	snprintf(args, sizeof args, "verify --file %s/k.c", dir);
+	run_convgen(r, NULL, NULL, args);
+	unsetenv("TMPDIR");
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->err, "cannot create a temporary directory") != NULL, "%s", r->err);
+	cr_expect_str_eq(r->out, "", "no report without a directory to build in");
+	free(r);
+	remove_dir(dir);
+}
