@@ -267,6 +267,10 @@ local function gather_plan(L, S, G)
     local rows, cols = G.border_axes()
     taps, P.GROUPS, P.MACS = groups_of(plan.gather_blocks(rows, cols, G.out_w, G.src_w), G.ptr)
   end
+  -- A plane no tap reaches reads nothing: no copy of it to declare and fill.
+  if #taps == 0 and view then
+    view, P.BUFFER = false, nil
+  end
   P.TAPS, P.HAS_TAPS = taps, #taps > 0
   for b = 0, nb - 1 do
     P.PLANES[#P.PLANES + 1] = G.plane(b)
