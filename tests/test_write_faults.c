@@ -482,3 +482,44 @@ Test(write_faults, sigkill_while_writing_leaves_old_or_new_never_a_mix, .timeout
 	free_pair(&n);
 	remove_dir(dir);
 }
+
+/* A path longer than the system takes: exit 1, and nothing left behind, for
+** a directory too long to create and for files whose names no longer fit
+** in an existing one. */
+static void expect_nothing_written(const char *dir, const char *args)
+{
+	struct run *r = malloc(sizeof *r);
+	char cmd[512];
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 1, "exit %d, want 1\n%.300s", r->status, r->err);
+	cr_expect(strncmp(r->err, "convgen: ", 9) == 0, "no error message: %.300s", r->err);
+	snprintf(cmd, sizeof cmd, "test -z \"$(find %s -type f)\"", dir);
+	cr_expect_eq(run_shell(cmd), 0, "a file was left under %s", dir);
+	free(r);
+}
+
+Test(write_faults, a_path_too_long_leaves_no_file)
+{
+	char dir[256], *path = malloc(8192), *args = malloc(9000);
+	size_t n, i;
+	cr_assert(path && args && scratch_dir(dir, sizeof dir));
+	/* A directory of 5000 characters: longer than any path the files can have. */
+	n = (size_t)snprintf(path, 8192, "%s/", dir);
+	for (i = 0; i < 5000; i++)
+		path[n + i] = i % 200 == 199 ? '/' : 'd';
+	path[n + 5000] = '\0';
+	snprintf(args, 9000, "generate --input 5x5 --kernel 3x3 --name k -o %s", path);
+	expect_nothing_written(dir, args);
+	/* A directory that exists, 4070 characters long: conv.h and its temporary
+	** name no longer fit. */
+	for (i = 0; i < 4070 - n; i++)
+		path[n + i] = i % 200 == 199 ? '/' : 'p';
+	path[4070] = '\0';
+	snprintf(args, 9000, "mkdir -p %s", path);
+	cr_assert_eq(run_shell(args), 0, "cannot make the deep directory");
+	snprintf(args, 9000, "generate --input 5x5 --kernel 3x3 --name conv_with_a_long_name_of_forty_chars -o %s", path);
+	expect_nothing_written(dir, args);
+	free(path);
+	free(args);
+	remove_dir(dir);
+}
