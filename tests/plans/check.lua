@@ -76,6 +76,24 @@ local function strides(L)
            W = { k = cg * L.k1 * L.k2, c = L.k1 * L.k2, m = L.k2, q = 1 } }
 end
 
+-- Every (i, j, m, q) of one plane whose input position (y, x) lies inside the
+-- input: fn(i, j, m, q, y, x).
+local function each_plane_pair(L, fn)
+  for i = 0, L.oh - 1 do
+    for m = 0, L.k1 - 1 do
+      local y = i * L.sh + m * L.dh - L.ph
+      if y >= 0 and y < L.h then
+        for j = 0, L.ow - 1 do
+          for q = 0, L.k2 - 1 do
+            local x = j * L.sw + q * L.dw - L.pw
+            if x >= 0 and x < L.w then fn(i, j, m, q, y, x) end
+          end
+        end
+      end
+    end
+  end
+end
+
 -- Every (n, k, c, i, j, m, q) of the layer whose input position lies inside the
 -- input: fn(n, k, c, i, j, m, q, y, x), c counted within k's group.
 local function each_pair(L, fn)
@@ -83,19 +101,7 @@ local function each_pair(L, fn)
   for n = 0, L.n - 1 do
     for k = 0, L.k - 1 do
       for c = 0, cg - 1 do
-        for i = 0, L.oh - 1 do
-          for m = 0, L.k1 - 1 do
-            local y = i * L.sh + m * L.dh - L.ph
-            if y >= 0 and y < L.h then
-              for j = 0, L.ow - 1 do
-                for q = 0, L.k2 - 1 do
-                  local x = j * L.sw + q * L.dw - L.pw
-                  if x >= 0 and x < L.w then fn(n, k, c, i, j, m, q, y, x) end
-                end
-              end
-            end
-          end
-        end
+        each_plane_pair(L, function(i, j, m, q, y, x) fn(n, k, c, i, j, m, q, y, x) end)
       end
     end
   end
@@ -143,25 +149,13 @@ local function sim_gather(L, V, P, op)
   -- Expected pairs of a plane element: "source position:m:q", source inside.
   local want = {}
   for p = 0, out_size - 1 do want[p] = {} end
-  for i = 0, L.oh - 1 do
-    for m = 0, L.k1 - 1 do
-      local y = i * L.sh + m * L.dh - L.ph
-      if y >= 0 and y < L.h then
-        for j = 0, L.ow - 1 do
-          for q = 0, L.k2 - 1 do
-            local x = j * L.sw + q * L.dw - L.pw
-            if x >= 0 and x < L.w then
-              if fwd then
-                want[i * L.ow + j][(y * L.w + x) .. ":" .. m .. ":" .. q] = true
-              else
-                want[y * L.w + x][(i * L.ow + j) .. ":" .. m .. ":" .. q] = true
-              end
-            end
-          end
-        end
-      end
+  each_plane_pair(L, function(i, j, m, q, y, x)
+    if fwd then
+      want[i * L.ow + j][(y * L.w + x) .. ":" .. m .. ":" .. q] = true
+    else
+      want[y * L.w + x][(i * L.ow + j) .. ":" .. m .. ":" .. q] = true
     end
-  end
+  end)
   -- Weights the gather hoists: name -> block, m, q, at w[b*stride + m*K2 + q].
   local stride = fwd and V.CG * V.K1K2 or V.K1K2
   local weights = {}
