@@ -90,14 +90,12 @@ static int valid(const int *c)
 #define N_CONFIGS (N_TARGETS << (N_FACTORS - 1))
 #define N_VALUES (N_FACTORS * N_TARGETS)
 
-static const char *row_ids[N_ROWS];
-static int n_rows;
-
 #define LAYER(id, opts) #id,
-static const char *const all_rows[] = {
+static const char *const row_ids[] = {
 #include "layers.inc"
 };
 #undef LAYER
+static const int n_rows = (int)(sizeof row_ids / sizeof row_ids[0]);
 
 struct array {
 	int cell[N_ROWS][N_TARGETS][N_FACTORS];
@@ -117,13 +115,12 @@ static void decode(int i, int *c)
 
 #define V(f, v) ((f) * N_TARGETS + (v))
 
-static int new_pairs(const struct array *a, const int *c, const unsigned char (*m)[N_VALUES])
+static int new_pairs(const int *c, const unsigned char (*m)[N_VALUES])
 {
 	int f, g, n = 0;
 	for (f = 0; f < N_FACTORS; f++)
 		for (g = f + 1; g < N_FACTORS; g++)
 			n += !m[V(f, c[f])][V(g, c[g])];
-	(void)a;
 	return n;
 }
 
@@ -142,10 +139,7 @@ static void build_array(struct array *a)
 {
 	int r, t, i, c[N_FACTORS];
 	memset(a, 0, sizeof *a);
-	n_rows = (int)(sizeof all_rows / sizeof all_rows[0]);
 	cr_assert_leq(n_rows, N_ROWS, "layers.inc has more than %d rows", N_ROWS);
-	for (r = 0; r < n_rows; r++)
-		row_ids[r] = all_rows[r];
 	for (i = 0; i < N_CONFIGS; i++) {
 		decode(i, c);
 		if (valid(c))
@@ -161,7 +155,7 @@ static void build_array(struct array *a)
 				decode(i, c);
 				if (c[F_TARGET] != t || !valid(c))
 					continue;
-				gain = new_pairs(a, c, (const unsigned char (*)[N_VALUES])a->covered);
+				gain = new_pairs(c, (const unsigned char (*)[N_VALUES])a->covered);
 				tie = ((unsigned)i * 2654435761u) ^ ((unsigned)(r * N_TARGETS + t) * 40503u);
 				tie ^= tie >> 13;
 				tie *= 2246822519u;
