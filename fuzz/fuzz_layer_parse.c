@@ -1,4 +1,4 @@
-/* fuzz_layer_parse.c: libFuzzer target for cg_layer_parse (gen/layer.c), the
+/* fuzz_layer_parse.c: libFuzzer target for cg_layer_parse (gen/layer/layer.c), the
 ** one parser and validator of LAYER options.  The input's first byte picks
 ** which non-layer options are allowed (generate's or verify's); the rest is
 ** split into argv words at '\n' and '\0', so a word may hold spaces as a

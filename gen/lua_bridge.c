@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "embedded.h"
+#include "../cmake/embedded.h"
 
 struct call {
 	const struct cg_layer *layer;

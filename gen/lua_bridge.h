@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "layer.h"
+#include "layer/layer.h"
 
 struct cg_text {
 	char *data;     /* malloc'ed, NUL-terminated */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layer.h"
+#include "layer/layer.h"
 #include "lua_bridge.h"
 
 #define PATH_LEN 4096

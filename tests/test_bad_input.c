@@ -243,8 +243,6 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(ops_sgd_twice,            2, "'sgd_update' listed twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update,forward,sgd_update -o .") \
 	X(ops_sgd_misspelt,         2, "unknown op 'sgd'",  ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd -o .") \
 	X(schedule_sgd_update,      2, "sgd_update takes grad_weight's schedule", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --ops sgd_update --schedule sgd_update.lanes=4 -o .") \
-	X(tune_relu,                2, "--activation relu: tune times the plain layer's ops", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --activation relu") \
-	X(tune_sgd_update,          2, "--ops sgd_update: tune times the plain layer's ops", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --ops forward,sgd_update") \
 	X(header_activation_unknown, 2, "--activation 'sigmoid'", ONE_LINE, EDIT("--target generic", "--activation sigmoid --target generic"), "verify --file ../in/good.c") \
 	X(header_momentum_without_sgd, 2, "--momentum: only sgd_update keeps a velocity", ONE_LINE, EDIT("--target generic", "--momentum --target generic"), "verify --file ../in/good.c") \
 	X(header_layout_unknown,    2, "--layout 'hwcn'",    ONE_LINE, EDIT("--target generic", "--layout hwcn --target generic"), "verify --file ../in/good.c") \

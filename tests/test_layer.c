@@ -1,4 +1,4 @@
-/* test_layer.c: gen/layer.c, the one parser and validator of a layer. */
+/* test_layer.c: gen/layer/layer.c, the one parser and validator of a layer. */
 #include <criterion/criterion.h>
 #include <string.h>
 

@@ -4,6 +4,7 @@
 ** tests check what the record says and does, not which candidate won. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,4 +113,95 @@ Test(tune, every_candidate_is_proven, .timeout = 240)
 		cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
 	}
 	free(r);
+}
+
+/* tune works with every option that changes the code it times: each one
+** alone, on a small layer.  The record names the layer as given, every op
+** generated has a time for every candidate (none left untimed), and the
+** tuned file is proven. */
+#define SMALL "--input 12x10 --kernel 3x3 --padding 1 --in-channels 2 --out-channels 4"
+static const char *const tune_options[] = {
+	"--target x86-64-v3 --workspace",
+	"--target x86-64-v4 --workspace --ops grad_weight",
+	"--target x86-64-v3 --optimize size",
+	"--target x86-64-v3 --stack-limit 2048",
+	"--target x86-64-v3 --layout nhwc",
+	"--target x86-64-v3 --activation relu",
+	"--target x86-64-v3 --ops forward,grad_weight,grad_input,grad_bias,sgd_update --momentum",
+	"--target x86-64-v3 --ops grad_input,sgd_update --activation relu --workspace",
+	"--target x86-64-v3 --dtype double",
+	"--target aarch64",
+	"--target generic",
+};
+
+/* Count the table's ops (the header row's words after "candidate") and, over
+** the candidates' rows ("#   " and the candidate's name in 28 columns, then
+** one time per op: "12.34*" or "12.34"), the times above 0 and the others. */
+static void count_table(const char *rec, int *n_ops, int *candidates, int *timed, int *untimed)
+{
+	const char *line = rec;
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char row[1024], *tok;
+		snprintf(row, sizeof row, "%.*s", (int)len, line);
+		if (strncmp(row, "#   candidate", 13) == 0) {
+			for (tok = strtok(row + 13, " "); tok; tok = strtok(NULL, " "))
+				++*n_ops;
+		} else if (strncmp(row, "#   ", 4) == 0 && len > 32) {
+			++*candidates;
+			for (tok = strtok(row + 32, " "); tok; tok = strtok(NULL, " "))
+				++*(strtod(tok, NULL) > 0 ? timed : untimed);
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
+static void tune_one(const char *opts)
+{
+	char dir[256], args[1024], path[512], *rec, *layer;
+	struct run *r = malloc(sizeof *r);
+	int candidates = 0, timed = 0, untimed = 0, n_ops = 0;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	snprintf(args, sizeof args, "tune " SMALL " %s -o %s/l.tune", opts, dir);
+	run_convgen(r, NULL, NULL, args);
+	cr_assert_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	snprintf(path, sizeof path, "%s/l.tune", dir);
+	rec = read_file(path, NULL);
+	cr_assert(rec, "no record %s", path);
+	layer = record_line(rec, "layer");
+	cr_assert(layer, "no layer line:\n%s", rec);
+	count_table(rec, &n_ops, &candidates, &timed, &untimed);
+	cr_expect_gt(n_ops, 0);
+	cr_expect_gt(candidates, 1, "one candidate only:\n%s", r->out);
+	cr_expect_eq(timed, candidates * n_ops, "%d of %d x %d times above 0:\n%s", timed, candidates, n_ops, r->out);
+	cr_expect_eq(untimed, 0);
+	/* the record is of this layer: generate --tuning takes it, and the file is proven */
+	snprintf(args, sizeof args, "generate " SMALL " %s --tuning %s/l.tune -o %s/a", opts, dir, dir);
+	run_convgen(r, NULL, NULL, args);
+	cr_assert_eq(r->status, 0, "convgen %s: exit %d\n%s", args, r->status, r->err);
+	snprintf(args, sizeof args, "verify --file %s/a/conv.c --no-memory", dir);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s%s", args, r->status, r->out, r->err);
+	free(rec);
+	free(layer);
+	free(r);
+	remove_dir(dir);
+}
+
+/* The parameters are indices: Criterion copies them into the test's own
+** process, where a pointer of this one would point nowhere. */
+static int option_index[sizeof tune_options / sizeof tune_options[0]];
+
+ParameterizedTestParameters(tune, every_code_option)
+{
+	size_t i;
+	for (i = 0; i < sizeof option_index / sizeof option_index[0]; i++)
+		option_index[i] = (int)i;
+	return cr_make_param_array(int, option_index, sizeof option_index / sizeof option_index[0]);
+}
+
+ParameterizedTest(int *i, tune, every_code_option, .timeout = 120)
+{
+	tune_one(tune_options[*i]);
 }

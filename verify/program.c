@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../gen/embedded.h"
+#include "../cmake/embedded.h"
 #include "target/protocol.h"
 #include "vf.h"
 
@@ -381,9 +381,9 @@ int vf_prog_run(const struct vf_ctx *x, const struct vf_prog *p, int op, const s
 	else if (faults & DRV_INPUT_WRITTEN)
 		snprintf(why, why_len, "wrote into an input array or next to one (inputs are const)");
 	else if (faults & DRV_BELOW_OUTPUT)
-		snprintf(why, why_len, "wrote before the start of %s", vf_out_name(x, (enum cg_op)op, first_out(faults)));
+		snprintf(why, why_len, "wrote before the start of %s", vf_out_name((enum cg_op)op, first_out(faults)));
 	else if (faults & DRV_ABOVE_OUTPUT)
-		snprintf(why, why_len, "wrote past the end of %s", vf_out_name(x, (enum cg_op)op, first_out(faults)));
+		snprintf(why, why_len, "wrote past the end of %s", vf_out_name((enum cg_op)op, first_out(faults)));
 	else if (faults & DRV_BELOW_WORKSPACE)
 		snprintf(why, why_len, "wrote before the start of its workspace");
 	else if (faults & DRV_ABOVE_WORKSPACE)

@@ -10,10 +10,10 @@
 #include "vf.h"
 
 /* How a failure names written array i: "forward[...]", "sgd_update velocity_w[...]". */
-static void label(const struct vf_ctx *x, enum cg_op op, int i, char *buf, size_t len)
+static void label(enum cg_op op, int i, char *buf, size_t len)
 {
 	if (op == CG_SGD_UPDATE)
-		snprintf(buf, len, "%s %s", cg_op_names[op], vf_out_name(x, op, i));
+		snprintf(buf, len, "%s %s", cg_op_names[op], vf_out_name(op, i));
 	else
 		snprintf(buf, len, "%s", cg_op_names[op]);
 }
@@ -43,7 +43,7 @@ void vf_compare_exact(const struct vf_ctx *x, enum cg_op op, int i, enum vf_tens
 			vf_coord(&x->l, t, k, where, sizeof where);
 			fmt_exact(e[k].v, shift, ev, sizeof ev);
 			vf_fmt_value(c, cv, sizeof cv);
-			label(x, op, i, name, sizeof name);
+			label(op, i, name, sizeof name);
 			snprintf(r->detail, sizeof r->detail, "%s[%s]%s: expected %s, computed %s",
 			         name, where, note, ev, cv);
 			snprintf(r->where, sizeof r->where, "%s", where);

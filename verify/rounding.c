@@ -78,7 +78,7 @@ static void describe(const struct vf_ctx *x, enum cg_op op, int o, enum vf_tenso
 	vf_coord(&x->l, t, i, where, sizeof where);
 	vf_fmt_value(c, cv, sizeof cv);
 	if (op == CG_SGD_UPDATE)
-		snprintf(name, sizeof name, "%s %s", cg_op_names[op], vf_out_name(x, op, o));
+		snprintf(name, sizeof name, "%s %s", cg_op_names[op], vf_out_name(op, o));
 	else
 		snprintf(name, sizeof name, "%s", cg_op_names[op]);
 	snprintf(r->detail, sizeof r->detail,

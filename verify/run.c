@@ -124,54 +124,6 @@ static int canary_intact(const struct vf_buf *b)
 	return 1;
 }
 
-/* L(a, b) is a, b: lets a parenthesized list pass through a macro as one argument. */
-#define L(...) __VA_ARGS__
-/* One shape of signature, as the key (const arrays, written arrays, scalars)
-** and the prototype of docs/api.md, with and without the workspace last.  memcpy,
-** as POSIX lets dlsym's object pointer become a function pointer. */
-#define SHAPE(T, key, PARAMS, ARGS) \
-	case key: \
-		if (ws) { void (*f)(L PARAMS, void *); memcpy(&f, &sym, sizeof f); f(L ARGS, ws); } \
-		else { void (*f)(L PARAMS); memcpy(&f, &sym, sizeof f); f(L ARGS); } \
-		return 0;
-#define C(T, i) (const T *)in[i]
-#define M(T, i) (T *)out[i]
-#define S(T, i) (T)sc[i]
-#define SHAPES(T) \
-	switch (key) { \
-	SHAPE(T, 110, (const T *, T *), (C(T, 0), M(T, 0))) \
-	SHAPE(T, 210, (const T *, const T *, T *), (C(T, 0), C(T, 1), M(T, 0))) \
-	SHAPE(T, 310, (const T *, const T *, const T *, T *), (C(T, 0), C(T, 1), C(T, 2), M(T, 0))) \
-	SHAPE(T, 221, (const T *, const T *, T *, T *, T), (C(T, 0), C(T, 1), M(T, 0), M(T, 1), S(T, 0))) \
-	SHAPE(T, 321, (const T *, const T *, const T *, T *, T *, T), (C(T, 0), C(T, 1), C(T, 2), M(T, 0), M(T, 1), S(T, 0))) \
-	SHAPE(T, 242, (const T *, const T *, T *, T *, T *, T *, T, T), \
-	      (C(T, 0), C(T, 1), M(T, 0), M(T, 1), M(T, 2), M(T, 3), S(T, 0), S(T, 1))) \
-	SHAPE(T, 342, (const T *, const T *, const T *, T *, T *, T *, T *, T, T), \
-	      (C(T, 0), C(T, 1), C(T, 2), M(T, 0), M(T, 1), M(T, 2), M(T, 3), S(T, 0), S(T, 1))) \
-	default: return -1; \
-	}
-
-static int call_float(void *sym, int key, void *const in[], void *const out[], const double sc[], void *ws)
-{
-	SHAPES(float)
-}
-
-static int call_double(void *sym, int key, void *const in[], void *const out[], const double sc[], void *ws)
-{
-	SHAPES(double)
-}
-
-/* Call through the prototype docs/api.md gives the op, for T = float or double;
-** 'ws' is the workspace, or NULL when the functions take none.  -1 for a
-** signature this file does not know (a verifier bug). */
-static int call(void *sym, int is_float, const struct vf_sig *s, void *const in[], void *const out[],
-                const double sc[], void *ws)
-{
-	int key = s->n_in * 100 + s->n_out * 10 + s->n_scalar;
-
-	return is_float ? call_float(sym, key, in, out, sc, ws) : call_double(sym, key, in, out, sc, ws);
-}
-
 /* Runs in the child, never returns.  Loading happens here too, so even a
 ** constructor in the file under test runs outside the verifier. */
 /* Fill the stack the kernel is about to use with all-ones bytes, a NaN as
@@ -242,7 +194,7 @@ static void child(const struct vf_ctx *x, int op, const struct vf_args *args, vo
 	for (i = 0; i < s.n_out; i++)
 		o_data[i] = args->out[i] ? args->out[i]->data : NULL;
 	poison_stack();
-	if (call(sym, x->elem == sizeof(float), &s, a, o_data, args->scalar, ws) != 0) {
+	if (vf_invoke(sym, &x->l, (enum cg_op)op, a, o_data, args->scalar, ws) != 0) {
 		snprintf(note, note_len, "the verifier cannot call %s: no prototype for its signature", name);
 		_exit(CHILD_SETUP);
 	}
@@ -304,13 +256,6 @@ int vf_probe(const struct vf_ctx *x, char *why, size_t why_len)
 	return run_child(x, -1, &none, NULL, why, why_len);
 }
 
-const char *vf_out_name(const struct vf_ctx *x, enum cg_op op, int i)
-{
-	static const char *const sgd[VF_MAX_OUT] = { "weight", "bias", "velocity_w", "velocity_b" };
-	(void)x;
-	return op == CG_SGD_UPDATE ? sgd[i] : "its output array";
-}
-
 int vf_run(const struct vf_ctx *x, enum cg_op op, const struct vf_args *a, char *why, size_t why_len)
 {
 	struct vf_buf ws;
@@ -338,7 +283,7 @@ int vf_run(const struct vf_ctx *x, enum cg_op op, const struct vf_args *a, char 
 	rc = run_child(x, (int)op, a, x->l.workspace ? ws.data : NULL, why, why_len);
 	for (i = 0; rc == 0 && i < s.n_out; i++)
 		if (a->out[i] && !canary_intact(a->out[i])) {
-			snprintf(why, why_len, "wrote before the start of %s", vf_out_name(x, op, i));
+			snprintf(why, why_len, "wrote before the start of %s", vf_out_name(op, i));
 			rc = -1;
 		}
 	if (rc == 0 && x->l.workspace && !canary_intact(&ws)) {

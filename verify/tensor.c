@@ -1,50 +1,16 @@
-/* tensor.c: which tensors each op reads and writes, how a flat index is named
-** in a report ("grad_input[n=0,c=2,y=4,x=1]"), and how large integer inputs
-** may be for the generated float code to compute exactly. */
+/* tensor.c: how a report names an op's arrays and a flat index
+** ("grad_input[n=0,c=2,y=4,x=1]"), and how large integer inputs may be for
+** the generated float code to compute exactly. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include "vf.h"
 
-/* The first array an op writes: its output, or for sgd_update the weight. */
-enum vf_tensor vf_op_output(enum cg_op op)
+/* How a report names written array i of op. */
+const char *vf_out_name(enum cg_op op, int i)
 {
-	static const enum vf_tensor out[CG_N_OPS] = { VF_Y, VF_W, VF_I, VF_B, VF_W };
-	return out[op];
-}
-
-/* docs/api.md's signatures; dY and the Y that masks it have Y's shape. */
-void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s)
-{
-	static const enum vf_tensor first[CG_N_OPS] = { VF_I, VF_I, VF_W, VF_N_TENSORS, VF_I };
-
-	memset(s, 0, sizeof *s);
-	s->mask = s->dy = s->bias_in = s->bias_out = -1;
-	if (op == CG_FORWARD) {
-		s->in[0] = VF_I, s->in[1] = VF_W, s->in[2] = VF_B;
-		s->n_in = 3;
-		s->bias_in = 2;
-	} else {
-		if (first[op] != VF_N_TENSORS)
-			s->in[s->n_in++] = first[op];
-		if (l->relu)
-			s->mask = s->n_in, s->in[s->n_in++] = VF_Y;
-		s->dy = s->n_in, s->in[s->n_in++] = VF_Y;
-	}
-	if (op != CG_SGD_UPDATE) {
-		s->out[s->n_out++] = vf_op_output(op);
-		return;
-	}
-	s->in_out = 1;
-	s->out[0] = VF_W, s->out[1] = VF_B;
-	s->n_out = 2;
-	s->bias_out = 1;
-	s->n_scalar = 1;
-	if (l->momentum) {
-		s->out[2] = VF_W, s->out[3] = VF_B;
-		s->n_out = 4;
-		s->n_scalar = 2;
-	}
+	static const char *const sgd[VF_MAX_OUT] = { "weight", "bias", "velocity_w", "velocity_b" };
+	return op == CG_SGD_UPDATE ? sgd[i] : "its output array";
 }
 
 /* docs/math.md's letters: I n,c,y,x; W k,c,m,q; b k; Y n,k,i,j. */

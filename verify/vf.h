@@ -7,16 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../gen/layer.h"
+#include "../gen/layer/layer.h"
+#include "invoke.h"
 #include "verify.h"
 
 /* 128-bit integers (gcc and clang): exact sums that int64 cannot hold.
 ** __extension__ keeps -Wpedantic quiet about a type ISO C lacks. */
 __extension__ typedef __int128 vf_i128;
 __extension__ typedef unsigned __int128 vf_u128;
-
-/* The four tensors of docs/math.md; a gradient has its tensor's shape. */
-enum vf_tensor { VF_I, VF_W, VF_B, VF_Y, VF_N_TENSORS };
 
 struct vf_buf;
 
@@ -124,21 +122,6 @@ int vf_check_relu_zero(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
 const char *vf_memcheck_mode(const struct vf_ctx *x);   /* "ASan -O0, cc", for the reports */
 
-/* ---- tensor.c: the arrays of an op's C signature (docs/api.md), in ABI order.
-** 'in' are const; 'out' are written: the op's output, or sgd_update's
-** weight, bias, velocity_w, velocity_b, which it also reads (in_out).
-** Velocities have the shapes of W and b. */
-#define VF_MAX_IN 3
-#define VF_MAX_OUT 4
-struct vf_sig {
-	int n_in, n_out, n_scalar;     /* n_scalar: sgd_update's lr, and momentum */
-	enum vf_tensor in[VF_MAX_IN], out[VF_MAX_OUT];
-	int mask;                      /* index in 'in' of forward's output Y (relu), or -1 */
-	int dy;                        /* index in 'in' of dY, or -1 (forward) */
-	int in_out;                    /* the written arrays are read first */
-	int bias_in, bias_out;         /* where the bias (which may be NULL) is, or -1 */
-};
-void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s);
 /* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
 ** so that multiplying by them is exact (docs/math.md, "A fused ReLU and the SGD step"). */
 #define VF_LR_LOG 3
@@ -169,10 +152,6 @@ void vf_prog_clean(struct vf_prog *p);
 ** describe it in the report, and the whole 'convgen generate ...' command */
 int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_t opts_len,
                    char *command, size_t command_len, char *msg, size_t msg_len);
-/* NAME_WORKSPACE_BYTES and NAME_WORKSPACE_ALIGN from NAME.h beside NAME.c at
-** 'path': what a caller allocates, so what the checks give the code. */
-int vf_read_workspace(const char *path, const char *name, size_t *bytes, size_t *align,
-                      char *msg, size_t msg_len);
 
 /* ---- kernel.c: compiling the file under test.  vf_cc_start runs
 ** 'sh -c shell_text sh args...' in the background with CVG_CC and CVG_CFLAGS
@@ -181,7 +160,6 @@ int vf_read_workspace(const char *path, const char *name, size_t *bytes, size_t 
 int vf_cc_start(struct vf_cc_job *j, const char *cc, const char *cflags, const char *shell_text,
                 char *const args[], const char *log);
 int vf_cc_finish(struct vf_cc_job *j, const char *src, int relay, char *msg, size_t msg_len);
-int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len);
 /* '$CC --version''s first line and '$CC -dumpmachine' ("" when not known). */
 void vf_cc_describe(const char *cc, char *version, size_t version_len, char *machine, size_t machine_len);
 
@@ -210,8 +188,6 @@ void vf_buf_fill_nan(struct vf_buf *b);
 ** an output, missing symbol) in 'why', or VF_TIMED_OUT when it did not return. */
 #define VF_TIMED_OUT (-2)
 int vf_run(const struct vf_ctx *x, enum cg_op op, const struct vf_args *a, char *why, size_t why_len);
-/* How a report names written array i of op ("its output array", "velocity_w"). */
-const char *vf_out_name(const struct vf_ctx *x, enum cg_op op, int i);
 /* Load the compiled file in a child and look up every op's symbol. */
 int vf_probe(const struct vf_ctx *x, char *why, size_t why_len);
 
@@ -296,8 +272,9 @@ void vf_compare_exact(const struct vf_ctx *x, enum cg_op op, int i, enum vf_tens
 int vf_run_and_compare(const struct vf_ctx *x, struct vf_call *c, struct vf_exact *e[VF_MAX_OUT],
                        const char *note, struct vf_result *r);
 
-/* ---- tensor.c: shapes, coordinates, formatting */
-enum vf_tensor vf_op_output(enum cg_op op);
+/* ---- tensor.c: names, coordinates, formatting */
+/* How a report names written array i of op ("its output array", "velocity_w"). */
+const char *vf_out_name(enum cg_op op, int i);
 void vf_coord(const struct cg_layer *l, enum vf_tensor t, size_t i, char *buf, size_t len);
 void vf_fmt_value(double v, char *buf, size_t len);
 void vf_fmt_i128(vf_i128 v, char *buf, size_t len);

@@ -30,7 +30,7 @@ local function layer_id(text)
 end
 
 -- Return the canonical command that regenerates the files: every option, in
--- one order (L.options, written by gen/layer.c), with '-o .' (the file's own
+-- one order (L.options, written by gen/layer/layer.c), with '-o .' (the file's own
 -- directory).
 local function command(L)
   return string.format("convgen generate %s --ops %s --name %s -o .",

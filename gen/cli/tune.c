@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lua_bridge.h"
-#include "output.h"
-#include "../verify/vf.h"
+#include "../lua_bridge.h"
+#include "../output.h"
+#include "../../verify/invoke.h"
 
 #define MAX_CANDIDATES 16
 /* Timed samples per op and candidate (the fastest is kept), each at least
@@ -24,16 +24,17 @@
 ** timings are noise, and the model's own needs no record. */
 #define MIN_GAIN 1.03
 
-typedef void (*fn_f3)(const float *, const float *, const float *, float *);
-typedef void (*fn_f2)(const float *, const float *, float *);
-typedef void (*fn_f1)(const float *, float *);
-typedef void (*fn_d3)(const double *, const double *, const double *, double *);
-typedef void (*fn_d2)(const double *, const double *, double *);
-typedef void (*fn_d1)(const double *, double *);
+/* A candidate: its directory, its compiled object, and the workspace its
+** header asks for (0 without --workspace). */
+struct candidate {
+	char dir[4100], so[4300];
+	size_t ws_bytes, ws_align;
+};
 
-/* The arrays of one call of every op, as T (float or double). */
-struct arrays {
-	void *input, *weight, *bias, *output, *grad_output, *grad_weight, *grad_input, *grad_bias;
+/* The arrays of one call of one op, in invoke.h's order: inputs, then the
+** written arrays, each its own. */
+struct op_call {
+	void *in[VF_MAX_IN], *out[VF_MAX_OUT];
 };
 
 static double now_ns(void)
@@ -62,91 +63,78 @@ static void *filled(size_t n, int is_float, unsigned *state)
 	return p;
 }
 
-static void arrays_free(struct arrays *a)
+static void op_call_free(struct op_call *c)
 {
-	free(a->input); free(a->weight); free(a->bias); free(a->output);
-	free(a->grad_output); free(a->grad_weight); free(a->grad_input); free(a->grad_bias);
+	int i;
+	for (i = 0; i < VF_MAX_IN; i++)
+		free(c->in[i]);
+	for (i = 0; i < VF_MAX_OUT; i++)
+		free(c->out[i]);
+	memset(c, 0, sizeof *c);
 }
 
-static int arrays_alloc(const struct cg_layer *l, struct arrays *a)
+static int op_call_alloc(const struct cg_layer *l, enum cg_op op, struct op_call *c, unsigned *state)
 {
-	int f = l->dtype == CG_FLOAT;
-	unsigned s = 1;
-	a->input = filled(cg_input_size(l), f, &s);
-	a->weight = filled(cg_weight_size(l), f, &s);
-	a->bias = filled(cg_bias_size(l), f, &s);
-	a->output = filled(cg_output_size(l), f, &s);
-	a->grad_output = filled(cg_output_size(l), f, &s);
-	a->grad_weight = filled(cg_weight_size(l), f, &s);
-	a->grad_input = filled(cg_input_size(l), f, &s);
-	a->grad_bias = filled(cg_bias_size(l), f, &s);
-	if (a->input && a->weight && a->bias && a->output && a->grad_output && a->grad_weight &&
-	    a->grad_input && a->grad_bias)
-		return 0;
-	arrays_free(a);
-	return -1;
+	struct vf_sig s;
+	int i, f = l->dtype == CG_FLOAT, ok = 1;
+	vf_op_sig(l, op, &s);
+	memset(c, 0, sizeof *c);
+	for (i = 0; i < s.n_in; i++)
+		ok = ok && (c->in[i] = filled(vf_tensor_size(l, s.in[i]), f, state)) != NULL;
+	for (i = 0; i < s.n_out; i++)
+		ok = ok && (c->out[i] = filled(vf_tensor_size(l, s.out[i]), f, state)) != NULL;
+	if (!ok)
+		op_call_free(c);
+	return ok ? 0 : -1;
 }
 
-/* Call op 'op' of 'fn' once.  The casts from void * go through a union: ISO C
-** has no conversion from object to function pointers, dlsym's own type aside. */
-static void call_op(enum cg_op op, int is_float, void *sym, const struct arrays *a)
-{
-	union { void *p; fn_f3 f3; fn_f2 f2; fn_f1 f1; fn_d3 d3; fn_d2 d2; fn_d1 d1; } u;
-	u.p = sym;
-	switch (op) {
-	case CG_FORWARD:
-		if (is_float) u.f3(a->input, a->weight, a->bias, a->output);
-		else u.d3(a->input, a->weight, a->bias, a->output);
-		break;
-	case CG_GRAD_WEIGHT:
-		if (is_float) u.f2(a->input, a->grad_output, a->grad_weight);
-		else u.d2(a->input, a->grad_output, a->grad_weight);
-		break;
-	case CG_GRAD_INPUT:
-		if (is_float) u.f2(a->weight, a->grad_output, a->grad_input);
-		else u.d2(a->weight, a->grad_output, a->grad_input);
-		break;
-	default:
-		if (is_float) u.f1(a->grad_output, a->grad_bias);
-		else u.d1(a->grad_output, a->grad_bias);
-		break;
-	}
-}
+/* sgd_update's lr and momentum: with both 0 its weight and velocities keep
+** their values call after call, and the step costs what any step costs. */
+static const double still[2] = { 0.0, 0.0 };
 
 /* One sample of ns per call of 'op': as many calls as take SAMPLE_NS. */
-static double sample_op(enum cg_op op, int is_float, void *sym, const struct arrays *a, long *reps)
+static double sample_op(const struct cg_layer *l, enum cg_op op, void *fn, const struct op_call *c,
+                        void *ws, long *reps)
 {
 	double t0 = now_ns(), t;
 	long r;
 	if (*reps == 0) {
-		call_op(op, is_float, sym, a);
+		vf_invoke(fn, l, op, c->in, c->out, still, ws);
 		t = now_ns() - t0;
 		*reps = t >= SAMPLE_NS ? 1 : (long)(SAMPLE_NS / (t > 1 ? t : 1)) + 1;
 		t0 = now_ns();
 	}
 	for (r = 0; r < *reps; r++)
-		call_op(op, is_float, sym, a);
+		vf_invoke(fn, l, op, c->in, c->out, still, ws);
 	return (now_ns() - t0) / (double)*reps;
 }
 
 /* In a child process (a kernel that crashes must not take convgen along): load
-** the n candidates' objects so[0..n-1] and time each op of 'l', writing n x
-** CG_N_OPS doubles (0: op not generated) to 'fd'.  The samples go round the
+** the n candidates' objects and time each op of 'l', writing n x CG_N_OPS
+** doubles (0: op not generated) to 'fd'.  The samples go round the
 ** candidates, so a slower moment of the machine falls on all of them alike,
 ** and each keeps its fastest sample: other load only ever adds time. */
-static void time_child(const struct cg_layer *l, char so[][4300], int n, int fd)
+static void time_child(const struct cg_layer *l, const struct candidate *cand, int n, int fd)
 {
 	static double ns[MAX_CANDIDATES][CG_N_OPS];
 	static long reps[MAX_CANDIDATES][CG_N_OPS];
-	void *fn[MAX_CANDIDATES][CG_N_OPS];
-	struct arrays a;
+	void *fn[MAX_CANDIDATES][CG_N_OPS], *ws[MAX_CANDIDATES];
+	struct op_call calls[CG_N_OPS];
+	unsigned state = 1;
 	int i, op, s;
-	if (arrays_alloc(l, &a) != 0)
-		_exit(3);
+	memset(calls, 0, sizeof calls);
+	for (op = 0; op < CG_N_OPS; op++)
+		if ((l->ops & CG_OP_BIT(op)) && op_call_alloc(l, (enum cg_op)op, &calls[op], &state) != 0)
+			_exit(3);
 	for (i = 0; i < n; i++) {
-		void *h = dlopen(so[i], RTLD_NOW | RTLD_LOCAL);
+		void *h = dlopen(cand[i].so, RTLD_NOW | RTLD_LOCAL);
+		size_t align = cand[i].ws_align < sizeof(void *) ? sizeof(void *) : cand[i].ws_align;
 		if (!h)
 			_exit(4);
+		/* A workspace holds whatever the last call left: as in a caller's loop. */
+		ws[i] = NULL;
+		if (l->workspace && posix_memalign(&ws[i], align, cand[i].ws_bytes ? cand[i].ws_bytes : 1) != 0)
+			_exit(3);
 		for (op = 0; op < CG_N_OPS; op++) {
 			char sym[CG_NAME_MAX + 16];
 			fn[i][op] = NULL;
@@ -164,7 +152,7 @@ static void time_child(const struct cg_layer *l, char so[][4300], int n, int fd)
 				double t;
 				if (!fn[i][op])
 					continue;
-				t = sample_op((enum cg_op)op, l->dtype == CG_FLOAT, fn[i][op], &a, &reps[i][op]);
+				t = sample_op(l, (enum cg_op)op, fn[i][op], &calls[op], ws[i], &reps[i][op]);
 				if (s == 0 || t < ns[i][op])
 					ns[i][op] = t;
 			}
@@ -173,7 +161,7 @@ static void time_child(const struct cg_layer *l, char so[][4300], int n, int fd)
 	_exit(0);
 }
 
-static int time_candidates(const struct cg_layer *l, char so[][4300], int n,
+static int time_candidates(const struct cg_layer *l, const struct candidate *cand, int n,
                            double ns[MAX_CANDIDATES][CG_N_OPS], char *msg, size_t msg_len)
 {
 	int fds[2], st = 0;
@@ -193,7 +181,7 @@ static int time_candidates(const struct cg_layer *l, char so[][4300], int n,
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		time_child(l, so, n, fds[1]);
+		time_child(l, cand, n, fds[1]);
 	}
 	close(fds[1]);
 	while (have < want) {
@@ -217,26 +205,28 @@ static int time_candidates(const struct cg_layer *l, char so[][4300], int n,
 	return CG_EXIT_OK;
 }
 
-/* Generate candidate layer 'l' into 'dir' and compile it to DIR/k.so. */
-static int build_candidate(const struct cg_layer *l, const char *dir, const char *cc,
-                           char *so, size_t so_len, char *msg, size_t msg_len)
+/* Generate candidate layer 'l' into c->dir, compile it to c->so and read
+** the workspace it asks for. */
+static int build_candidate(const struct cg_layer *l, const char *cc, struct candidate *c,
+                           char *msg, size_t msg_len)
 {
 	char src[4200];
-	int status = cg_generate(l, dir, msg, msg_len);
-	if (status != CG_EXIT_OK)
-		return status;
-	snprintf(src, sizeof src, "%s/%s.c", dir, l->name);
-	snprintf(so, so_len, "%s/k.so", dir);
-	return vf_compile(cc, src, so, msg, msg_len);
+	int status = cg_generate(l, c->dir, msg, msg_len);
+	snprintf(src, sizeof src, "%s/%s.c", c->dir, l->name);
+	snprintf(c->so, sizeof c->so, "%s/k.so", c->dir);
+	c->ws_bytes = c->ws_align = 0;
+	if (status == CG_EXIT_OK && l->workspace)
+		status = vf_read_workspace(src, l->name, &c->ws_bytes, &c->ws_align, msg, msg_len);
+	if (status == CG_EXIT_OK)
+		status = vf_compile(cc, src, c->so, msg, msg_len);
+	return status;
 }
 
-/* Remove what build_candidate made in 'dir'. */
-static void remove_candidate(const char *dir, const char *name)
+/* Remove what build_candidate made. */
+static void remove_candidate(const struct candidate *c, const char *name)
 {
-	char path[4300];
-	snprintf(path, sizeof path, "%s/k.so", dir);
-	unlink(path);
-	cg_remove_generated(dir, name);
+	unlink(c->so);
+	cg_remove_generated(c->dir, name);
 }
 
 /* The CPU's model name, for the record: the first "model name" of /proc/cpuinfo. */
@@ -256,6 +246,32 @@ static void cpu_name(char *buf, size_t len)
 	}
 	if (f)
 		fclose(f);
+}
+
+/* Each op's fastest candidate in best[op] (0, the model's own, unless another
+** is MIN_GAIN faster).  sgd_update runs grad_weight's schedule: the two are
+** chosen together, by the time of both. */
+static void choose(const struct cg_layer *l, double ns[][CG_N_OPS], int n, int best[CG_N_OPS])
+{
+	int i, op;
+	for (op = 0; op < CG_N_OPS; op++) {
+		double t0 = ns[0][op], bt = t0;
+		if (op == CG_SGD_UPDATE)
+			continue;
+		if (op == CG_GRAD_WEIGHT && (l->ops & CG_OP_BIT(CG_SGD_UPDATE)))
+			t0 = bt = ns[0][op] + ns[0][CG_SGD_UPDATE];
+		best[op] = 0;
+		for (i = 1; i < n; i++) {
+			double t = ns[i][op];
+			if (op == CG_GRAD_WEIGHT && (l->ops & CG_OP_BIT(CG_SGD_UPDATE)))
+				t += ns[i][CG_SGD_UPDATE];
+			if (t * MIN_GAIN < t0 && t < bt) {
+				best[op] = i;
+				bt = t;
+			}
+		}
+	}
+	best[CG_SGD_UPDATE] = best[CG_GRAD_WEIGHT];
 }
 
 static void choice_text(const struct cg_choice *ch, char *buf, size_t len)
@@ -290,17 +306,17 @@ static int write_record(const char *path, const char *text, char *msg, size_t ms
 int cg_tune(const struct cg_layer *l, const char *cc, const char *record, FILE *out,
             char *schedule, size_t schedule_len, char *msg, size_t msg_len)
 {
-	struct cg_choice cand[MAX_CANDIDATES];
+	struct cg_choice choice[MAX_CANDIDATES];
+	static struct candidate cand[MAX_CANDIDATES];
 	static double ns[MAX_CANDIDATES][CG_N_OPS];
 	int best[CG_N_OPS] = { 0 };
 	struct cg_layer chosen = *l, lc;
-	static char so[MAX_CANDIDATES][4300];
-	char root[4000], dir[4100], text[8192], options[1024], cpu[256], name[64];
+	char root[4000], text[8192], options[1024], cpu[256], name[64];
 	const char *tmp = getenv("TMPDIR"), *cflags = getenv("CFLAGS");
 	size_t used = 0;
 	int n = 0, built = 0, i, op, status;
 
-	status = cg_lua_candidates(l, cand, MAX_CANDIDATES, &n, msg, msg_len);
+	status = cg_lua_candidates(l, choice, MAX_CANDIDATES, &n, msg, msg_len);
 	if (status != CG_EXIT_OK)
 		return status;
 	snprintf(root, sizeof root, "%s/convgen-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -311,27 +327,23 @@ int cg_tune(const struct cg_layer *l, const char *cc, const char *record, FILE *
 	for (i = 0; i < n && status == CG_EXIT_OK; i++) {
 		lc = *l;
 		for (op = 0; op < CG_N_OPS; op++)
-			lc.choice[op] = cand[i];
-		snprintf(dir, sizeof dir, "%s/c%d", root, i);
-		status = build_candidate(&lc, dir, cc, so[i], sizeof so[i], msg, msg_len);
+			lc.choice[op] = op == CG_SGD_UPDATE ? l->choice[op] : choice[i];
+		snprintf(cand[i].dir, sizeof cand[i].dir, "%s/c%d", root, i);
+		status = build_candidate(&lc, cc, &cand[i], msg, msg_len);
 		built = i + 1;
 	}
 	if (status == CG_EXIT_OK)
-		status = time_candidates(l, so, n, ns, msg, msg_len);
-	for (i = 0; i < built; i++) {
-		snprintf(dir, sizeof dir, "%s/c%d", root, i);
-		remove_candidate(dir, l->name);
-	}
+		status = time_candidates(l, cand, n, ns, msg, msg_len);
+	for (i = 0; i < built; i++)
+		remove_candidate(&cand[i], l->name);
 	rmdir(root);
 	if (status != CG_EXIT_OK)
 		return status;
 
-	for (op = 0; op < CG_N_OPS; op++) {
-		for (i = 1; i < n; i++)
-			if (ns[i][op] * MIN_GAIN < ns[0][op] && ns[i][op] < ns[best[op]][op])
-				best[op] = i;
-		chosen.choice[op] = cand[best[op]];
-	}
+	choose(l, ns, n, best);
+	for (op = 0; op < CG_N_OPS; op++)
+		if (op != CG_SGD_UPDATE)
+			chosen.choice[op] = choice[best[op]];
 	cg_schedule_text(&chosen, schedule, schedule_len);
 	cg_layer_options(l, options, sizeof options);
 	cpu_name(cpu, sizeof cpu);
@@ -346,7 +358,7 @@ int cg_tune(const struct cg_layer *l, const char *cc, const char *record, FILE *
 		if (l->ops & CG_OP_BIT(op))
 			used += (size_t)snprintf(text + used, sizeof text - used, " %12s", cg_op_names[op]);
 	for (i = 0; i < n && used < sizeof text; i++) {
-		choice_text(&cand[i], name, sizeof name);
+		choice_text(&choice[i], name, sizeof name);
 		used += (size_t)snprintf(text + used, sizeof text - used, "\n#   %-28s", name);
 		for (op = 0; op < CG_N_OPS && used < sizeof text; op++)
 			if (l->ops & CG_OP_BIT(op))

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "layer.h"
-#include "lua_bridge.h"
-#include "output.h"
+#include "../layer/layer.h"
+#include "../lua_bridge.h"
+#include "../output.h"
 #include "tune.h"
-#include "../verify/verify.h"
+#include "../../verify/verify.h"
 
 #define MSG_LEN 1024
 
@@ -199,12 +199,6 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		if (extra.tuning || extra.n_schedule) {
 			snprintf(msg, msg_len, "%s: tune measures the schedule itself; drop it",
 			         extra.tuning ? "--tuning" : "--schedule");
-			return CG_EXIT_USAGE;
-		}
-		/* The schedule of a fused layer is its plain layer's: tune that one. */
-		if (layer.relu || (layer.ops & CG_OP_BIT(CG_SGD_UPDATE))) {
-			snprintf(msg, msg_len, "%s: tune times the plain layer's ops; drop it and pass the "
-			         "schedule found with --schedule", layer.relu ? "--activation relu" : "--ops sgd_update");
 			return CG_EXIT_USAGE;
 		}
 		return cg_tune(&layer, cc && *cc ? cc : "cc", extra.out_dir, stdout, schedule,

@@ -496,7 +496,9 @@ int cg_schedule_text(const struct cg_layer *l, char *buf, size_t len)
 	for (op = 0; op < CG_N_OPS; op++) {
 		const struct cg_choice *ch = &l->choice[op];
 		const char *name = cg_op_names[op];
-		if (!(l->ops & CG_OP_BIT(op)))
+		/* sgd_update runs grad_weight's schedule, asked for or not. */
+		if (!(l->ops & CG_OP_BIT(op)) &&
+		    !(op == CG_GRAD_WEIGHT && (l->ops & CG_OP_BIT(CG_SGD_UPDATE))))
 			continue;
 		n = 0;
 		if (ch->lanes)

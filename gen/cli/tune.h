@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "layer.h"
+#include "../layer/layer.h"
 
 /* Time every candidate schedule of 'l' compiled with 'cc' (and $CFLAGS, as
 ** verify compiles), print a table to 'out', and put the chosen --schedule text
