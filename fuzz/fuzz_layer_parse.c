@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned allows[4] = {
-		CG_ALLOW_OUT, CG_ALLOW_FILE | CG_ALLOW_VERIFY, 0, CG_ALLOW_OUT | CG_ALLOW_FILE | CG_ALLOW_VERIFY
+		CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, CG_ALLOW_FILE | CG_ALLOW_VERIFY | CG_ALLOW_SCHEDULE, 0, CG_ALLOW_ALL
 	};
 	char *buf, *argv[MAX_WORDS], msg[1024];
 	struct cg_layer l;
@@ -91,6 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (x.out_dir && !(allow & CG_ALLOW_OUT))
 			__builtin_trap();
 		if (x.file && !(allow & CG_ALLOW_FILE))
+			__builtin_trap();
+		if ((x.n_schedule || x.tuning) && !(allow & CG_ALLOW_SCHEDULE))
 			__builtin_trap();
 	} else {
 		if (status != CG_EXIT_USAGE)

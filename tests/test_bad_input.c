@@ -145,7 +145,7 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(input_capital_x,          2, "--input",            ONE_LINE, NULL, "generate --input 5X5 --kernel 3x3 -o .") \
 	X(input_above_limit,        2, "too large",          ONE_LINE, NULL, "generate --input 1000000001x1 --kernel 1x1 -o .") \
 	/* --kernel */ \
-	X(kernel_one_number,        2, "--kernel",           ONE_LINE, NULL, "generate --input 5x5 --kernel 3 -o .") \
+	X(kernel_one_number_zero,   2, "--kernel 0: must be at least 1", ONE_LINE, NULL, "generate --input 5x5 --kernel 0 -o .") \
 	X(kernel_negative,          2, "--kernel",           ONE_LINE, NULL, "generate --input 5x5 --kernel -3x3 -o .") \
 	X(kernel_zero,              2, "--kernel",           ONE_LINE, NULL, "generate --input 5x5 --kernel 0x3 -o .") \
 	X(kernel_wider_than_input,  2, "larger than the padded input", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x6 -o .") \
@@ -292,7 +292,15 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(no_memory_on_generate,    2, "--no-memory",        ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --no-memory -o .") \
 	X(no_memory_given_twice,    2, "--no-memory: given twice", ONE_LINE, NULL, "verify --input 5x5 --kernel 3x3 --no-memory --no-memory") \
 	/* unknown options and stray words */ \
-	X(unknown_equals_form,      2, "--input=5x5",        ONE_LINE, NULL, "generate --input=5x5 --kernel 3x3 -o .") \
+	X(equals_form_bad_value,    2, "--input '5y5'",      ONE_LINE, NULL, "generate --input=5y5 --kernel 3x3 -o .") \
+	X(equals_form_empty_value,  2, "--padding '': expected N or AxB", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding= -o .") \
+	X(equals_on_a_flag,         2, "--workspace: takes no value ('--workspace=yes')", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --workspace=yes -o .") \
+	X(equals_form_given_twice,  2, "--padding: given twice", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --padding=1 --padding 1 -o .") \
+	X(typo_suggests_kernel,     2, "--kernal: unknown option; did you mean --kernel?", ONE_LINE, NULL, "generate --input 5x5 --kernal 3x3 -o .") \
+	X(typo_suggests_plural,     2, "--in-channel: unknown option; did you mean --in-channels?", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --in-channel 2 -o .") \
+	X(typo_underscore,          2, "--out_channels: unknown option; did you mean --out-channels?", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --out_channels 2 -o .") \
+	X(typo_equals_form,         2, "--paddng: unknown option; did you mean --padding?", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --paddng=1 -o .") \
+	X(typo_of_other_command,    2, "--seeds: unknown option (see convgen --help)", ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 --seeds 3 -o .") \
 	X(unknown_short_option,     2, "-x",                 ONE_LINE, NULL, "generate --input 5x5 --kernel 3x3 -x -o .") \
 	X(unknown_capitalised,      2, "--Input",            ONE_LINE, NULL, "generate --Input 5x5 --kernel 3x3 -o .") \
 	X(stray_positional,         2, "unexpected argument", ONE_LINE, NULL, "generate 5x5 --input 5x5 --kernel 3x3 -o .") \

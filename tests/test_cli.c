@@ -24,7 +24,7 @@ static const char *const bad_generate[][2] = {
 	{ "--input 0x5 --kernel 3x3", "--input" },
 	{ "--input -1x5 --kernel 3x3", "--input" },
 	{ "--input abc --kernel 3x3", "--input" },
-	{ "--input 3 --kernel 3x3", "--input" },
+	{ "--input 3X3 --kernel 3x3", "--input" },
 	{ "--input 3x --kernel 3x3", "--input" },
 	{ "--input 4294967297x5 --kernel 3x3", "--input" },
 	{ "--input 5x5 --kernel 6x6", "--kernel" },
@@ -245,5 +245,53 @@ Test(cli, exits_1_when_the_c_compiler_is_killed)
 	run_convgen(r, NULL, cc, "verify --input 5x5 --kernel 3x3");
 	expect_clean_error(r, 1, "verify with a compiler that kills itself", "killed by signal 9");
 	free(r);
+	remove_dir(dir);
+}
+
+/* 'convgen COMMAND --help', anywhere among its options: that command's usage
+** and the options it takes, exit 0, nothing on stderr, no file written. */
+Test(cli, each_command_has_its_help)
+{
+	static const struct { const char *args, *has, *lacks; } rows[] = {
+		{ "generate --help", "convgen generate LAYER", "--exhaustive" },
+		{ "generate --input 5x5 -h", "-o DIR", "convgen verify   LAYER" },
+		{ "verify --help", "--file F", "convgen tune     LAYER" },
+		{ "verify --input 5x5 --kernel 3x3 --help", "--exec CMD", "convgen generate LAYER" },
+		{ "tune --help", "convgen tune     LAYER", "--schedule S" },
+		{ "tune --input 5x5 --kernel 3x3 --workspace --help", "--workspace", "--tuning FILE" },
+	};
+	struct run *r = malloc(sizeof *r);
+	size_t i;
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		run_convgen(r, NULL, NULL, rows[i].args);
+		cr_expect_eq(r->status, 0, "convgen %s: exit %d\n%s", rows[i].args, r->status, r->err);
+		cr_expect_str_empty(r->err, "convgen %s: %s", rows[i].args, r->err);
+		cr_expect(strstr(r->out, rows[i].has) != NULL, "convgen %s lacks '%s':\n%s", rows[i].args, rows[i].has, r->out);
+		cr_expect(strstr(r->out, rows[i].lacks) == NULL, "convgen %s has '%s':\n%s", rows[i].args, rows[i].lacks, r->out);
+	}
+	free(r);
+}
+
+/* --option=value is --option value, and a one-number --input or --kernel is
+** square: the same files, byte for byte (the canonical command too). */
+Test(cli, equals_form_and_one_number_sizes_give_the_same_files)
+{
+	static const char *const forms[][2] = {
+		{ "--input 9x9 --kernel 3x3 --padding 1 --target generic",
+		  "--input=9 --kernel=3 --padding=1 --target=generic" },
+		{ "--input 1x16 --kernel 1x5 --stride 1x2 --ops forward,grad_input --target cortex-m4",
+		  "--input=1x16 --kernel 1x5 --stride=1x2 --ops=forward,grad_input --target=cortex-m4" },
+	};
+	char dir[256], a[512], b[512], cmd[1200];
+	size_t i;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		snprintf(a, sizeof a, "%s/a%zu", dir, i);
+		snprintf(b, sizeof b, "%s/b%zu", dir, i);
+		cr_assert_eq(generate(a, "conv", forms[i][0]), 0, "%s", forms[i][0]);
+		cr_assert_eq(generate(b, "conv", forms[i][1]), 0, "%s", forms[i][1]);
+		snprintf(cmd, sizeof cmd, "cmp -s %s/conv.c %s/conv.c && cmp -s %s/conv.h %s/conv.h", a, b, a, b);
+		cr_expect_eq(run_shell(cmd), 0, "'%s' and '%s' differ", forms[i][0], forms[i][1]);
+	}
 	remove_dir(dir);
 }

@@ -13,7 +13,7 @@ static int parse(const char *opts, struct cg_layer *l, char *msg, size_t msg_len
 	strcpy(copy, opts);
 	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
 		argv[argc++] = w;
-	return cg_layer_parse(argc, argv, CG_ALLOW_OUT, l, &x, msg, msg_len);
+	return cg_layer_parse(argc, argv, CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, l, &x, msg, msg_len);
 }
 
 Test(layer, applies_spec_defaults_to_the_seed_layer)
@@ -83,7 +83,9 @@ static const char *const rejected[][2] = {
 	{ "--input 5x5 --kernel 3x0", "--kernel" },
 	{ "--input -5x5 --kernel 3x3", "--input" },
 	{ "--input fivexfive --kernel 3x3", "--input" },
-	{ "--input 5 --kernel 3x3", "--input" },
+	{ "--input 5y5 --kernel 3x3", "--input" },
+	{ "--input=5x --kernel 3x3", "--input" },
+	{ "--input 5x5 --kernel 3x3 --momentum=1", "--momentum: takes no value" },
 	{ "--input 5x --kernel 3x3", "--input" },
 	{ "--input 5x5x5 --kernel 3x3", "--input" },
 	{ "--input 99999999999999999999x5 --kernel 3x3", "too large" },

@@ -147,7 +147,7 @@ static int parse(const char *opts, struct cg_layer *l, char *msg, size_t msg_len
 	snprintf(copy, sizeof copy, "%s", opts);
 	for (word = strtok_r(copy, " ", &save); word && argc < 96; word = strtok_r(NULL, " ", &save))
 		argv[argc++] = word;
-	return cg_layer_parse(argc, argv, CG_ALLOW_OUT, l, &x, msg, msg_len);
+	return cg_layer_parse(argc, argv, CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, l, &x, msg, msg_len);
 }
 
 /* Output positions times taps along one axis whose source lies inside it. */

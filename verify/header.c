@@ -102,7 +102,7 @@ int vf_read_header(const char *path, struct cg_layer *l, char *layer_opts, size_
 	}
 	memset(&extra, 0, sizeof extra);
 	pmsg[0] = '\0';
-	if (cg_layer_parse(argc, argv, CG_ALLOW_OUT, l, &extra, pmsg, sizeof pmsg) != CG_EXIT_OK) {
+	if (cg_layer_parse(argc, argv, CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, l, &extra, pmsg, sizeof pmsg) != CG_EXIT_OK) {
 		snprintf(msg, msg_len, "%s: header command: %s", path, pmsg);
 		return CG_EXIT_USAGE;
 	}

@@ -16,96 +16,61 @@
 
 #define MSG_LEN 1024
 
-/* In two parts: C99 promises string literals of 4095 characters only. */
-static const char help_usage[] =
-"convgen " CG_VERSION ": generate a 2-D convolution layer's C kernels and prove them exactly\n"
-"\n"
-"Usage:\n"
-"  convgen generate LAYER [CODE] [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n"
-"  convgen verify   LAYER [CODE] [--dtype float|double] [--ops LIST] [--exec CMD]\n"
-"                   [--exhaustive] [--seed N] [--json] [--sanitize | --no-memory]\n"
-"  convgen verify   --file DIR/NAME.c [--exec CMD] [--exhaustive] [--seed N] [--json]\n"
-"                   [--sanitize | --no-memory]\n"
-"  convgen tune     LAYER [--target T] [--dtype float|double] [--ops LIST] [-o FILE]\n"
-"  convgen --help | --version\n"
-"\n"
-"LAYER options (defaults give the seed layer):\n"
-"  --input HxW          input height x width (required)\n"
-"  --kernel K1xK2       kernel height x width (required)\n"
-"  --batch N            batch size (1)\n"
-"  --in-channels C      input channels (1)\n"
-"  --out-channels K     output channels (1)\n"
-"  --groups G           groups, dividing C and K (1)\n"
-"  --stride S|SHxSW     stride (1)\n"
-"  --padding P|PHxPW    zero padding before the first row/column and, unless\n"
-"                       --padding-end is given, after the last (0); or 'same',\n"
-"                       TensorFlow's SAME: ceil(H/S) outputs, the zeros split\n"
-"                       half before, the odd one after\n"
-"  --padding-end E|EHxEW zero padding after the last row/column (--padding's)\n"
-"  --dilation D|DHxDW   dilation (1)\n"
-"  --layout nchw|nhwc   tensor layout (nchw); nhwc: input NxHxWxC, output NxOHxOWxK\n"
-"                       and weight K x k1 x k2 x C/G (OHWI, as CMSIS-NN stores it)\n"
-"  --activation A       none or relu: forward gives max(0, conv + b) and the\n"
-"                       gradient ops take forward's output to mask dL/dY with\n"
-"                       [Y > 0] (none)\n"
-"  --momentum           sgd_update keeps a velocity: v = momentum v + dW; W -= lr v\n"
-"\n"
-"CODE options shape the code, never its results:\n"
-"  --target T           host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7 or\n"
-"                       generic (host: the target that fits this machine, resolved\n"
-"                       now and recorded in the file)\n"
-"  --schedule S         schedule choices over the target's, OP.KEY=V,... with keys\n"
-"                       lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0, 1, 2)\n"
-"  --stack-limit B      bytes one function's own stack frame may take, a promise\n"
-"                       checked against gcc's -fstack-usage (the target's: 1024 on\n"
-"                       cortex-m*, 61440 elsewhere)\n"
-"  --workspace          every function takes a last argument 'void *workspace', the\n"
-"                       caller's scratch of NAME_WORKSPACE_BYTES bytes aligned to\n"
-"                       NAME_WORKSPACE_ALIGN, instead of scratch on the stack\n"
-"  --optimize speed|size the fastest code (speed) or the smallest code still\n"
-"                       faster than plain loops (size)\n"
-"  --tuning FILE        the choices of a record that 'convgen tune -o FILE' wrote\n"
-"\n";
-static const char help_other[] =
-"Other options:\n"
-"  --dtype float|double element type (float)\n"
-"  --ops LIST           comma list of forward,grad_weight,grad_input,grad_bias and\n"
-"                       sgd_update, one SGD step on W and b with no dL/dW array\n"
-"                       (the first four)\n"
-"  --name NAME          C identifier prefixing files and functions (conv)\n"
-"  -o DIR               output directory, created if needed (tune: the record file)\n"
-"  --file F             verify F, a NAME.c that 'generate' wrote, reading its layer\n"
-"                       from its header comment\n"
-"  --exhaustive         finite differences on every coordinate, however large\n"
-"  --seed N             seed of verify's random inputs (1)\n"
-"  --exec CMD           prove the code as the target runs it: build it with $CC\n"
-"                       $CFLAGS into a driver program and run that as CMD PROGRAM\n"
-"                       (also $CONVGEN_EXEC), e.g. 'qemu-aarch64 -L /usr/aarch64-\n"
-"                       linux-gnu'; for arm-none-eabi-gcc a firmware image for\n"
-"                       QEMU's mps2 boards: 'qemu-system-arm -M mps2-an386 -cpu\n"
-"                       cortex-m4 -nographic -semihosting -kernel'\n"
-"  --sanitize           run the memory check under ASan and UBSan at -O1 (slower\n"
-"                       to compile) instead of ASan alone at -O0\n"
-"  --no-memory          a partial run without the memory check (the report says\n"
-"                       so): out-of-bounds accesses to the kernel's own arrays may\n"
-"                       go unseen\n"
-"  --json               print verify's report as one JSON document instead of\n"
-"                       text (docs/verify.md describes it)\n"
-"\n"
-"tune times the target's candidate schedules of the layer, compiled as verify\n"
-"compiles, on this machine and keeps each op's fastest: it prints a table and\n"
-"the --schedule text, and with -o FILE writes them as a record for --tuning.\n"
-"\n"
-"generate writes DIR/NAME.h and DIR/NAME.c. verify compiles the code with\n"
-"'$CC -std=c99 -O2 $CFLAGS' (CC defaults to cc; set CFLAGS to the flags you ship\n"
-"with, e.g. '-O3 -march=native'), runs it and checks every op exactly; it also\n"
-"builds it under AddressSanitizer, for the memory check of every array the code\n"
-"touches, its own local arrays included. It prints one line per op and check\n"
-"and exits 0 only if all hold. A verify that runs over a second shows its\n"
-"progress on stderr when stderr is a terminal.\n"
-"\n"
+/* The commands: how each is called, which options it takes (the CG_ALLOW_*
+** bits of gen/layer/layer.h; tune's help leaves out what it refuses), and
+** what its help says after the options. */
+static const struct command {
+	const char *name, *usage;
+	unsigned allow, help_allow;
+	const char *about;
+} commands[] = {
+	{ "generate",
+	  "  convgen generate LAYER [CODE] [--dtype float|double] [--ops LIST] [--name NAME] -o DIR\n",
+	  CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, CG_ALLOW_OUT | CG_ALLOW_SCHEDULE,
+	  "generate writes DIR/NAME.h and DIR/NAME.c.\n" },
+	{ "verify",
+	  "  convgen verify   LAYER [CODE] [--dtype float|double] [--ops LIST] [--exec CMD]\n"
+	  "                   [--exhaustive] [--seed N] [--json] [--sanitize | --no-memory]\n"
+	  "  convgen verify   --file DIR/NAME.c [--exec CMD] [--exhaustive] [--seed N] [--json]\n"
+	  "                   [--sanitize | --no-memory]\n",
+	  CG_ALLOW_FILE | CG_ALLOW_VERIFY | CG_ALLOW_SCHEDULE, CG_ALLOW_FILE | CG_ALLOW_VERIFY | CG_ALLOW_SCHEDULE,
+	  "verify compiles the code with '$CC -std=c99 -O2 $CFLAGS' (CC defaults to cc;\n"
+	  "set CFLAGS to the flags you ship with, e.g. '-O3 -march=native'), runs it and\n"
+	  "checks every op exactly; it also builds it under AddressSanitizer, for the\n"
+	  "memory check of every array the code touches, its own local arrays included.\n"
+	  "It prints one line per op and check and exits 0 only if all hold. A verify\n"
+	  "that runs over a second shows its progress on stderr when stderr is a\n"
+	  "terminal.\n" },
+	{ "tune",
+	  "  convgen tune     LAYER [--target T] [--dtype float|double] [--ops LIST] [-o FILE]\n",
+	  CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, CG_ALLOW_OUT,
+	  "tune times the target's candidate schedules of the layer, compiled as verify\n"
+	  "compiles, on this machine and keeps each op's fastest: it prints a table and\n"
+	  "the --schedule text, and with -o FILE writes them as a record for --tuning.\n" },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char exit_status[] =
 "Exit status: 0 success, 1 failure (I/O, compiler, a failed check), 2 bad usage\n"
 "or a layer that makes no sense.\n";
+
+/* 'convgen --help' (c NULL): every command; 'convgen COMMAND --help': that one. */
+static void help(const struct command *c)
+{
+	size_t i;
+	printf("convgen " CG_VERSION ": generate a 2-D convolution layer's C kernels and prove them exactly\n\nUsage:\n");
+	for (i = 0; i < N_COMMANDS; i++)
+		if (!c || c == &commands[i])
+			fputs(commands[i].usage, stdout);
+	if (!c)
+		fputs("  convgen COMMAND --help | convgen --help | --version\n", stdout);
+	fputc('\n', stdout);
+	cg_options_help(stdout, c ? c->help_allow : CG_ALLOW_ALL);
+	for (i = 0; i < N_COMMANDS; i++)
+		if (!c || c == &commands[i])
+			printf("%s\n", commands[i].about);
+	fputs(exit_status, stdout);
+}
 
 /* verify LAYER: generate into a private directory, then check exactly what
 ** 'verify --file' checks, so the file proven is the file a user would ship. */
@@ -133,28 +98,42 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 	struct cg_layer layer;
 	struct cg_extra extra;
 	struct vf_options vo;
+	const struct command *c = NULL;
 	const char *cmd;
-	int status;
+	int status, i;
 	if (argc < 2) {
 		snprintf(msg, msg_len, "missing command (generate, verify, tune, --help or --version)");
 		return CG_EXIT_USAGE;
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(help_usage, stdout);
-		fputs(help_other, stdout);
+		help(NULL);
 		return CG_EXIT_OK;
 	}
 	if (strcmp(cmd, "--version") == 0) {
 		printf("convgen %s\n", CG_VERSION);
 		return CG_EXIT_OK;
 	}
+	for (i = 0; i < (int)N_COMMANDS; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			c = &commands[i];
+	if (!c) {
+		snprintf(msg, msg_len, "%s: unknown command (generate, verify, tune, --help or --version)", cmd);
+		return CG_EXIT_USAGE;
+	}
+	/* --help anywhere among a command's options: a value never starts with '-'
+	** where --help could be meant, and help is what was asked for. */
+	for (i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			help(c);
+			return CG_EXIT_OK;
+		}
+	status = cg_layer_parse(argc - 2, argv + 2, c->allow, &layer, &extra, msg, msg_len);
+	if (status == CG_EXIT_OK && extra.tuning && strcmp(cmd, "tune") != 0)
+		status = cg_tuning_read(extra.tuning, &layer, msg, msg_len);
+	if (status != CG_EXIT_OK)
+		return status;
 	if (strcmp(cmd, "generate") == 0) {
-		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_OUT, &layer, &extra, msg, msg_len);
-		if (status == CG_EXIT_OK && extra.tuning)
-			status = cg_tuning_read(extra.tuning, &layer, msg, msg_len);
-		if (status != CG_EXIT_OK)
-			return status;
 		if (extra.out_dir == NULL) {
 			snprintf(msg, msg_len, "-o: required (the output directory)");
 			return CG_EXIT_USAGE;
@@ -163,12 +142,6 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 	}
 	if (strcmp(cmd, "verify") == 0) {
 		const char *cc = getenv("CC");
-		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_FILE | CG_ALLOW_VERIFY,
-		                        &layer, &extra, msg, msg_len);
-		if (status == CG_EXIT_OK && extra.tuning)
-			status = cg_tuning_read(extra.tuning, &layer, msg, msg_len);
-		if (status != CG_EXIT_OK)
-			return status;
 		memset(&vo, 0, sizeof vo);
 		vo.exhaustive = extra.exhaustive;
 		vo.sanitize = extra.sanitize;
@@ -190,12 +163,9 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 			return vf_verify_file(extra.file, &vo, stdout, msg, msg_len);
 		return verify_layer(&layer, &vo, msg, msg_len);
 	}
-	if (strcmp(cmd, "tune") == 0) {
+	{
 		const char *cc = getenv("CC");
 		char schedule[512];
-		status = cg_layer_parse(argc - 2, argv + 2, CG_ALLOW_OUT, &layer, &extra, msg, msg_len);
-		if (status != CG_EXIT_OK)
-			return status;
 		if (extra.tuning || extra.n_schedule) {
 			snprintf(msg, msg_len, "%s: tune measures the schedule itself; drop it",
 			         extra.tuning ? "--tuning" : "--schedule");
@@ -204,8 +174,6 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		return cg_tune(&layer, cc && *cc ? cc : "cc", extra.out_dir, stdout, schedule,
 		               sizeof schedule, msg, msg_len);
 	}
-	snprintf(msg, msg_len, "%s: unknown command (generate, verify, tune, --help or --version)", cmd);
-	return CG_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)

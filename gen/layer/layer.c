@@ -31,9 +31,23 @@ static int fail(char *msg, size_t msg_len, const char *fmt, ...)
 	return CG_EXIT_USAGE;
 }
 
-const char *const cg_target_names[CG_N_TARGETS] = {
-	"x86-64-v3", "x86-64-v4", "aarch64", "cortex-m4", "cortex-m7", "generic"
-};
+#define TARGET_NAME(id, name) name,
+const char *const cg_target_names[CG_N_TARGETS] = { CG_TARGETS(TARGET_NAME) };
+
+int cg_target_list(char *buf, size_t len, const char *last_sep)
+{
+	size_t used = 0;
+	int t, n;
+	buf[0] = '\0';
+	for (t = 0; t < CG_N_TARGETS; t++) {
+		n = snprintf(buf + used, len - used, "%s%s", t == 0 ? "" : t == CG_N_TARGETS - 1 ? last_sep : ", ",
+		             cg_target_names[t]);
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return (int)used;
+}
 
 /* x86-64 levels as the psABI defines them, tested on the CPU that runs
 ** convgen; other machines by what convgen was built for. */
@@ -58,6 +72,7 @@ enum cg_target cg_target_host(void)
 
 static int parse_target(const char *s, enum cg_target *t, char *msg, size_t msg_len)
 {
+	char known[256];
 	int i;
 	if (strcmp(s, "host") == 0) {
 		*t = cg_target_host();
@@ -69,7 +84,8 @@ static int parse_target(const char *s, enum cg_target *t, char *msg, size_t msg_
 			return CG_EXIT_OK;
 		}
 	}
-	return fail(msg, msg_len, "--target '%s': unknown target (known: host, x86-64-v3, x86-64-v4, aarch64, cortex-m4, cortex-m7, generic)", s);
+	cg_target_list(known, sizeof known, ", ");
+	return fail(msg, msg_len, "--target '%s': unknown target (known: host, %s)", s, known);
 }
 
 size_t cg_input_size(const struct cg_layer *l)
@@ -110,20 +126,20 @@ static int parse_count(const char *s, long *v, const char **end)
 	return 0;
 }
 
-/* Parse "N" (when 'pair_optional', meaning NxN) or "AxB" for option 'opt'.
+/* Parse "N" (meaning NxN) or "AxB" for option 'opt'.
 ** 'min' is the smallest value allowed (1, or 0 for padding). */
-static int parse_pair(const char *opt, const char *s, int pair_optional, long min,
+static int parse_pair(const char *opt, const char *s, long min,
                       int *a, int *b, char *msg, size_t msg_len)
 {
 	long x, y;
 	const char *end;
-	const char *form = pair_optional ? "N or AxB" : "AxB";
+	const char *form = "N or AxB";
 	int r = parse_count(s, &x, &end);
 	if (r == -2)
 		return fail(msg, msg_len, "%s %s: too large (at most %ld)", opt, s, MAX_DIM);
 	if (r != 0)
 		return fail(msg, msg_len, "%s '%s': expected %s with decimal numbers", opt, s, form);
-	if (*end == '\0' && pair_optional) {
+	if (*end == '\0') {
 		y = x;
 	} else {
 		if (*end != 'x')
@@ -313,43 +329,153 @@ static int check(struct cg_layer *l, char *msg, size_t msg_len)
 	return CG_EXIT_OK;
 }
 
-/* Index of the first option in 'seen' order for repeated-option detection. */
-enum { O_INPUT, O_KERNEL, O_BATCH, O_INCH, O_OUTCH, O_GROUPS, O_STRIDE, O_PADDING,
-       O_PADDING_END, O_DILATION, O_LAYOUT, O_ACTIVATION, O_MOMENTUM, O_STACK_LIMIT, O_WORKSPACE, O_OPTIMIZE, O_DTYPE, O_OPS, O_NAME, O_TARGET, O_SCHEDULE, O_TUNING, O_OUT, O_FILE, O_EXHAUSTIVE, O_JSON, O_SEED, O_SANITIZE,
-       O_NO_MEMORY, O_EXEC, O_N };
+/* Every option, in the order --help lists them: its flag, what its value
+** looks like (NULL: it takes none), the commands that take it (0: every
+** one, else the CG_ALLOW_* bits one of which the command must allow), the
+** part of --help it is in, and its help text, which cg_options_help wraps.
+** In the help, "%T" stands for the list of targets. */
+enum section { LAYER, CODE, OTHER };
+#define OPTIONS(X) \
+	X(INPUT, "--input", "H|HxW", 0, LAYER, "input height x width (required); 1xL for a 1-D layer") \
+	X(KERNEL, "--kernel", "K|K1xK2", 0, LAYER, "kernel height x width (required); 1xK for a 1-D layer") \
+	X(BATCH, "--batch", "N", 0, LAYER, "batch size (1)") \
+	X(INCH, "--in-channels", "C", 0, LAYER, "input channels (1)") \
+	X(OUTCH, "--out-channels", "K", 0, LAYER, "output channels (1)") \
+	X(GROUPS, "--groups", "G", 0, LAYER, "groups, dividing C and K (1)") \
+	X(STRIDE, "--stride", "S|SHxSW", 0, LAYER, "stride (1)") \
+	X(PADDING, "--padding", "P|PHxPW", 0, LAYER, "zero padding before the first row/column " \
+	  "and, unless --padding-end is given, after the last (0); or 'same', TensorFlow's SAME: " \
+	  "ceil(H/S) outputs, the zeros split half before, the odd one after") \
+	X(PADDING_END, "--padding-end", "E|EHxEW", 0, LAYER, "zero padding after the last row/column (--padding's)") \
+	X(DILATION, "--dilation", "D|DHxDW", 0, LAYER, "dilation (1)") \
+	X(LAYOUT, "--layout", "nchw|nhwc", 0, LAYER, "tensor layout (nchw); nhwc: input NxHxWxC, " \
+	  "output NxOHxOWxK and weight K x k1 x k2 x C/G (OHWI, as CMSIS-NN stores it)") \
+	X(ACTIVATION, "--activation", "A", 0, LAYER, "none or relu: forward gives max(0, conv + b) " \
+	  "and the gradient ops take forward's output to mask dL/dY with [Y > 0] (none)") \
+	X(MOMENTUM, "--momentum", NULL, 0, LAYER, "sgd_update keeps a velocity: v = momentum v + dW; W -= lr v") \
+	X(TARGET, "--target", "T", 0, CODE, "host, %T (host: the target that fits this machine, " \
+	  "resolved now and recorded in the file)") \
+	X(SCHEDULE, "--schedule", "S", CG_ALLOW_SCHEDULE, CODE, "schedule choices over the target's, " \
+	  "OP.KEY=V,... with keys lanes (1, 2, 4, ... 64), acc (1 to 64), roll (0, 1, 2)") \
+	X(STACK_LIMIT, "--stack-limit", "B", 0, CODE, "bytes one function's own stack frame may take, " \
+	  "a promise checked against gcc's -fstack-usage (the target's: 1024 on cortex-m*, 61440 elsewhere)") \
+	X(WORKSPACE, "--workspace", NULL, 0, CODE, "every function takes a last argument 'void *workspace', " \
+	  "the caller's scratch of NAME_WORKSPACE_BYTES bytes aligned to NAME_WORKSPACE_ALIGN, instead of " \
+	  "scratch on the stack") \
+	X(OPTIMIZE, "--optimize", "speed|size", 0, CODE, "the fastest code (speed) or the smallest code " \
+	  "still faster than plain loops (size)") \
+	X(TUNING, "--tuning", "FILE", CG_ALLOW_SCHEDULE, CODE, "the choices of a record that " \
+	  "'convgen tune -o FILE' wrote") \
+	X(DTYPE, "--dtype", "float|double", 0, OTHER, "element type (float)") \
+	X(OPS, "--ops", "LIST", 0, OTHER, "comma list of forward,grad_weight,grad_input,grad_bias and " \
+	  "sgd_update, one SGD step on W and b with no dL/dW array (the first four)") \
+	X(NAME, "--name", "NAME", 0, OTHER, "C identifier prefixing files and functions (conv)") \
+	X(OUT, "-o", "DIR", CG_ALLOW_OUT, OTHER, "output directory, created if needed (tune: the record file)") \
+	X(FILE, "--file", "F", CG_ALLOW_FILE, OTHER, "verify F, a NAME.c that 'generate' wrote, reading " \
+	  "its layer from its header comment") \
+	X(EXHAUSTIVE, "--exhaustive", NULL, CG_ALLOW_VERIFY, OTHER, "finite differences on every " \
+	  "coordinate, however large") \
+	X(SEED, "--seed", "N", CG_ALLOW_VERIFY, OTHER, "seed of verify's random inputs (1)") \
+	X(EXEC, "--exec", "CMD", CG_ALLOW_VERIFY, OTHER, "prove the code as the target runs it: build " \
+	  "it with $CC $CFLAGS into a driver program and run that as CMD PROGRAM (also $CONVGEN_EXEC), " \
+	  "e.g. 'qemu-aarch64 -L /usr/aarch64-linux-gnu'; for arm-none-eabi-gcc a firmware image for " \
+	  "QEMU's mps2 boards: 'qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -semihosting -kernel'") \
+	X(SANITIZE, "--sanitize", NULL, CG_ALLOW_VERIFY, OTHER, "run the memory check under ASan and " \
+	  "UBSan at -O1 (slower to compile) instead of ASan alone at -O0") \
+	X(NO_MEMORY, "--no-memory", NULL, CG_ALLOW_VERIFY, OTHER, "a partial run without the memory " \
+	  "check (the report says so): out-of-bounds accesses to the kernel's own arrays may go unseen") \
+	X(JSON, "--json", NULL, CG_ALLOW_VERIFY, OTHER, "print verify's report as one JSON document " \
+	  "instead of text (docs/verify.md describes it)")
 
-static const struct { const char *flag; unsigned allow; int takes_value; } options[O_N] = {
-	{"--input", 0, 1}, {"--kernel", 0, 1}, {"--batch", 0, 1}, {"--in-channels", 0, 1},
-	{"--out-channels", 0, 1}, {"--groups", 0, 1}, {"--stride", 0, 1}, {"--padding", 0, 1},
-	{"--padding-end", 0, 1}, {"--dilation", 0, 1}, {"--layout", 0, 1},
-	{"--activation", 0, 1}, {"--momentum", 0, 0}, {"--stack-limit", 0, 1},
-	{"--workspace", 0, 0}, {"--optimize", 0, 1}, {"--dtype", 0, 1}, {"--ops", 0, 1}, {"--name", 0, 1},
-	{"--target", 0, 1}, {"--schedule", 0, 1}, {"--tuning", 0, 1},
-	{"-o", CG_ALLOW_OUT, 1}, {"--file", CG_ALLOW_FILE, 1},
-	{"--exhaustive", CG_ALLOW_VERIFY, 0}, {"--json", CG_ALLOW_VERIFY, 0},
-	{"--seed", CG_ALLOW_VERIFY, 1}, {"--sanitize", CG_ALLOW_VERIFY, 0},
-	{"--no-memory", CG_ALLOW_VERIFY, 0}, {"--exec", CG_ALLOW_VERIFY, 1},
-};
+#define OPTION_ENUM(id, flag, value, allow, section, help) O_##id,
+enum { OPTIONS(OPTION_ENUM) O_N };
+#define OPTION_ROW(id, flag, value, allow, section, help) { flag, value, allow, section, help },
+static const struct option {
+	const char *flag, *value;
+	unsigned allow;
+	enum section section;
+	const char *help;
+} options[O_N] = { OPTIONS(OPTION_ROW) };
+
+static int allowed(const struct option *o, unsigned allow)
+{
+	return o->allow == 0 || (o->allow & allow) != 0;
+}
+
+/* Print 'text' from column 'col' on, words wrapped before column WIDTH (as wide as the usage lines) and
+** each new line indented by INDENT; "%T" becomes the list of targets. */
+#define WIDTH 87
+#define INDENT 23
+static void wrap(FILE *out, const char *text, int col)
+{
+	char buf[1024], targets[256];
+	const char *t = strstr(text, "%T"), *p = buf;
+	int first = 1;
+	cg_target_list(targets, sizeof targets, " or ");
+	if (t)
+		snprintf(buf, sizeof buf, "%.*s%s%s", (int)(t - text), text, targets, t + 2);
+	else
+		snprintf(buf, sizeof buf, "%s", text);
+	while (*p) {
+		int len = (int)strcspn(p, " ");
+		if (!first && col + 1 + len >= WIDTH) {
+			fprintf(out, "\n%*s", INDENT, "");
+			col = INDENT;
+		} else if (!first) {
+			fputc(' ', out);
+			col++;
+		}
+		fprintf(out, "%.*s", len, p);
+		col += len;
+		first = 0;
+		p += len;
+		p += strspn(p, " ");
+	}
+	fputc('\n', out);
+}
+
+void cg_options_help(FILE *out, unsigned allow)
+{
+	static const char *const heading[] = {
+		"LAYER options (defaults give the seed layer):",
+		"CODE options shape the code, never its results:",
+		"Other options:"
+	};
+	int s, o;
+	for (s = LAYER; s <= OTHER; s++) {
+		fprintf(out, "%s\n", heading[s]);
+		for (o = 0; o < O_N; o++) {
+			char name[64];
+			if (options[o].section != (enum section)s || !allowed(&options[o], allow))
+				continue;
+			snprintf(name, sizeof name, "%s%s%s", options[o].flag, options[o].value ? " " : "",
+			         options[o].value ? options[o].value : "");
+			fprintf(out, "  %-20s ", name);
+			wrap(out, options[o].help, 2 + (int)(strlen(name) > 20 ? strlen(name) : 20) + 1);
+		}
+		fputc('\n', out);
+	}
+}
 
 static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra *x,
                       char *msg, size_t msg_len)
 {
 	switch (o) {
-	case O_INPUT:    return parse_pair("--input", v, 0, 1, &l->h, &l->w, msg, msg_len);
-	case O_KERNEL:   return parse_pair("--kernel", v, 0, 1, &l->k1, &l->k2, msg, msg_len);
+	case O_INPUT:    return parse_pair("--input", v, 1, &l->h, &l->w, msg, msg_len);
+	case O_KERNEL:   return parse_pair("--kernel", v, 1, &l->k1, &l->k2, msg, msg_len);
 	case O_BATCH:    return parse_one("--batch", v, &l->n, msg, msg_len);
 	case O_INCH:     return parse_one("--in-channels", v, &l->c, msg, msg_len);
 	case O_OUTCH:    return parse_one("--out-channels", v, &l->k, msg, msg_len);
 	case O_GROUPS:   return parse_one("--groups", v, &l->g, msg, msg_len);
-	case O_STRIDE:   return parse_pair("--stride", v, 1, 1, &l->sh, &l->sw, msg, msg_len);
+	case O_STRIDE:   return parse_pair("--stride", v, 1, &l->sh, &l->sw, msg, msg_len);
 	case O_PADDING:
 		if (strcmp(v, "same") == 0) {
 			x->padding_same = 1;
 			return CG_EXIT_OK;
 		}
-		return parse_pair("--padding", v, 1, 0, &l->ph, &l->pw, msg, msg_len);
-	case O_PADDING_END: return parse_pair("--padding-end", v, 1, 0, &l->eh, &l->ew, msg, msg_len);
-	case O_DILATION: return parse_pair("--dilation", v, 1, 1, &l->dh, &l->dw, msg, msg_len);
+		return parse_pair("--padding", v, 0, &l->ph, &l->pw, msg, msg_len);
+	case O_PADDING_END: return parse_pair("--padding-end", v, 0, &l->eh, &l->ew, msg, msg_len);
+	case O_DILATION: return parse_pair("--dilation", v, 1, &l->dh, &l->dw, msg, msg_len);
 	case O_LAYOUT:
 		if (strcmp(v, "nchw") == 0 || strcmp(v, "nhwc") == 0) {
 			l->nhwc = strcmp(v, "nhwc") == 0;
@@ -422,6 +548,54 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 	return fail(msg, msg_len, "internal error: option %d", o);
 }
 
+/* The edit distance of a and b (insertions, deletions, substitutions and
+** swaps of two neighbours), for names of at most 63 characters. */
+static int distance(const char *a, const char *b)
+{
+	int d[64][64], i, j, la = (int)strlen(a), lb = (int)strlen(b);
+	if (la > 63 || lb > 63)
+		return 64;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			int cost = a[i - 1] == b[j - 1] ? 0 : 1, v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* The option a mistyped 'flag' most likely meant ('_' read as '-'), or NULL
+** when none is close: at most 2 edits, or a third of the name. */
+static const char *nearest_flag(const char *flag, unsigned allow)
+{
+	char norm[64];
+	const char *best = NULL;
+	int o, d, best_d = 64, limit;
+	size_t k;
+	snprintf(norm, sizeof norm, "%s", flag);
+	for (k = 0; norm[k]; k++)
+		if (norm[k] == '_')
+			norm[k] = '-';
+	limit = (int)strlen(norm) / 3 > 2 ? (int)strlen(norm) / 3 : 2;
+	for (o = 0; o < O_N; o++) {
+		if (!allowed(&options[o], allow))
+			continue;
+		d = distance(norm, options[o].flag);
+		if (d <= limit && d < best_d) {
+			best_d = d;
+			best = options[o].flag;
+		}
+	}
+	return best;
+}
+
 int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
                    struct cg_extra *x, char *msg, size_t msg_len)
 {
@@ -439,27 +613,37 @@ int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
 	strcpy(l->name, "conv");
 	x->seed = 1;
 	for (i = 0; i < argc; i++) {
-		const char *arg = argv[i];
+		const char *arg = argv[i], *value = NULL;
+		char flag[64];
+		/* --option=value is --option value */
+		size_t len = arg[0] == '-' ? strcspn(arg, "=") : strlen(arg);
+		snprintf(flag, sizeof flag, "%.*s", (int)len, arg);
 		for (o = 0; o < O_N; o++)
-			if (strcmp(arg, options[o].flag) == 0)
+			if (strlen(options[o].flag) == len && strncmp(arg, options[o].flag, len) == 0)
 				break;
-		if (o == O_N || (options[o].allow && !(options[o].allow & allow))) {
+		if (o == O_N || !allowed(&options[o], allow)) {
+			const char *near = arg[0] == '-' && arg[1] == '-' ? nearest_flag(flag, allow) : NULL;
+			if (near)
+				return fail(msg, msg_len, "%s: unknown option; did you mean %s? (see convgen --help)", flag, near);
 			if (arg[0] == '-')
-				return fail(msg, msg_len, "%s: unknown option (see convgen --help)", arg);
+				return fail(msg, msg_len, "%s: unknown option (see convgen --help)", flag);
 			return fail(msg, msg_len, "'%s': unexpected argument (see convgen --help)", arg);
 		}
 		if (seen[o]++)
-			return fail(msg, msg_len, "%s: given twice", arg);
-		if (options[o].takes_value) {
+			return fail(msg, msg_len, "%s: given twice", flag);
+		if (arg[len] == '=') {
+			if (!options[o].value)
+				return fail(msg, msg_len, "%s: takes no value ('%s')", flag, arg);
+			value = arg + len + 1;
+		} else if (options[o].value) {
 			if (i + 1 >= argc)
 				return fail(msg, msg_len, "%s: missing value", arg);
-			r = set_option(o, argv[++i], l, x, msg, msg_len);
-		} else {
-			r = set_option(o, NULL, l, x, msg, msg_len);
+			value = argv[++i];
 		}
+		r = set_option(o, value, l, x, msg, msg_len);
 		if (r != CG_EXIT_OK)
 			return r;
-		if (o <= O_TUNING)
+		if (options[o].allow == 0 || options[o].allow == CG_ALLOW_SCHEDULE)
 			x->n_layer_options++;
 	}
 	if (x->file) {

@@ -5,6 +5,7 @@
 #define CG_LAYER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CG_VERSION "0.1.0"
 
@@ -24,11 +25,18 @@ extern const char *const cg_op_names[CG_N_OPS];  /* "forward", ... */
 
 #define CG_NAME_MAX 64
 
-/* The targets of --target (gen/lua/targets.lua says what each one is); 'host'
-** is not among them: the parser resolves it to one of these. */
-enum cg_target { CG_X86_64_V3, CG_X86_64_V4, CG_AARCH64, CG_CORTEX_M4, CG_CORTEX_M7,
-                 CG_GENERIC, CG_N_TARGETS };
+/* The targets of --target, listed here once: the enum, the names, the help
+** and the messages are made from this list, and gen/lua_bridge.c checks that
+** gen/lua/targets.lua, which says what each one is, knows exactly these.
+** 'host' is not among them: the parser resolves it to one of these. */
+#define CG_TARGETS(X) \
+	X(X86_64_V3, "x86-64-v3") X(X86_64_V4, "x86-64-v4") X(AARCH64, "aarch64") \
+	X(CORTEX_M4, "cortex-m4") X(CORTEX_M7, "cortex-m7") X(GENERIC, "generic")
+#define CG_TARGET_ENUM(id, name) CG_##id,
+enum cg_target { CG_TARGETS(CG_TARGET_ENUM) CG_N_TARGETS };
 extern const char *const cg_target_names[CG_N_TARGETS];  /* "x86-64-v3", ... */
+/* The names as one list, "a, b, c<last_sep>d"; its length, or -1 if 'len' is too short. */
+int cg_target_list(char *buf, size_t len, const char *last_sep);
 
 /* The target that fits the machine convgen runs on. */
 enum cg_target cg_target_host(void);
@@ -95,9 +103,15 @@ struct cg_extra {
 ** accepts.  When 'x->file' is set the layer options are not required. */
 #define CG_ALLOW_OUT        1u
 #define CG_ALLOW_FILE       2u
-#define CG_ALLOW_VERIFY     4u   /* --exhaustive, --json, --seed */
+#define CG_ALLOW_VERIFY     4u   /* --exhaustive, --json, --seed, --exec, ... */
+#define CG_ALLOW_SCHEDULE   8u   /* --schedule, --tuning */
+#define CG_ALLOW_ALL        15u
 int cg_layer_parse(int argc, char **argv, unsigned allow, struct cg_layer *l,
                    struct cg_extra *x, char *msg, size_t msg_len);
+
+/* Print the options a command that allows 'allow' takes, in --help's three
+** parts (LAYER, CODE, other), each with its help text wrapped to 86 columns. */
+void cg_options_help(FILE *out, unsigned allow);
 
 /* Write the layer's options as one canonical string, every option in one
 ** order ("--input 28x28 --kernel 3x3 ... --target T [--schedule S] --dtype D"):
