@@ -237,3 +237,55 @@ Test(output, sgd_update_without_momentum_takes_lr_only)
 	free(h);
 	remove_dir(dir);
 }
+
+/* NAME.h tells a caller at compile time what it got (docs/api.md): each macro
+** has the value of the options it was generated with, checked by the C
+** preprocessor of a program that includes it; and with sgd_update beside
+** grad_input the header says which to call first. */
+Test(output, header_macros_say_what_was_generated)
+{
+	static const struct { const char *opts, *checks; } rows[] = {
+		{ "--input 6x6 --kernel 3x3 --out-channels 3",
+		  "RELU 0 MOMENTUM 0 RUNTIME_BATCH 0 UPDATE_CHANNELS 3 ACTIVATION_BITS 32 LAYOUT_NHWC 0 PADDING_END_H 0" },
+		{ "--input 6x6 --kernel 3x3 --out-channels 4 --dtype double --layout nhwc --padding 1 --padding-end 0x2",
+		  "RELU 0 MOMENTUM 0 RUNTIME_BATCH 0 UPDATE_CHANNELS 4 ACTIVATION_BITS 64 LAYOUT_NHWC 1 PADDING_END_W 2" },
+		{ "--input 6x6 --kernel 3x3 --in-channels 2 --out-channels 5 --activation relu --momentum "
+		  "--ops forward,grad_input,sgd_update",
+		  "RELU 1 MOMENTUM 1 RUNTIME_BATCH 0 UPDATE_CHANNELS 5 ACTIVATION_BITS 32 VELOCITY_W_SIZE 90 VELOCITY_B_SIZE 5" },
+	};
+	char dir[256], path[512], cmd[2048], name[64], src[2048];
+	size_t i;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char copy[256], *key, *val;
+		FILE *f;
+		size_t used = 0;
+		cr_assert_eq(generate(dir, "conv", rows[i].opts), 0);
+		used += (size_t)snprintf(src + used, sizeof src - used, "#include \"conv.h\"\n");
+		snprintf(copy, sizeof copy, "%s", rows[i].checks);
+		for (key = strtok(copy, " "); key && (val = strtok(NULL, " ")); key = strtok(NULL, " ")) {
+			snprintf(name, sizeof name, "conv_%s%s", strcmp(key, "RELU") == 0 ? "ACTIVATION_" : "", key);
+			used += (size_t)snprintf(src + used, sizeof src - used,
+			                         "#if !defined(%s) || %s != %s\n#error %s is not %s\n#endif\n",
+			                         name, name, val, name, val);
+		}
+		used += (size_t)snprintf(src + used, sizeof src - used, "int main(void) { return 0; }\n");
+		snprintf(path, sizeof path, "%s/check.c", dir);
+		f = fopen(path, "w");
+		cr_assert(f);
+		fputs(src, f);
+		fclose(f);
+		snprintf(cmd, sizeof cmd, "cc -std=c99 -I%s -c %s -o %s/check.o", dir, path, dir);
+		cr_expect_eq(run_shell(cmd), 0, "%s: a macro of conv.h has another value:\n%s", rows[i].opts, src);
+	}
+	/* the last row has sgd_update and grad_input: the call order is stated */
+	snprintf(path, sizeof path, "%s/conv.h", dir);
+	{
+		char *h = read_file(path, NULL);
+		cr_assert(h);
+		cr_expect(strstr(h, "It overwrites the weight that conv_grad_input reads: call conv_grad_input first.") != NULL,
+		          "conv.h does not state the call order:\n%s", h);
+		free(h);
+	}
+	remove_dir(dir);
+}

@@ -26,6 +26,17 @@
 
 /* The machine the code's schedule was chosen for; on any other it computes the same. */
 #define cortex_m4_TARGET "cortex-m4"
+
+/* What the functions compute, for a caller to check at compile time: a fused ReLU
+** (--activation relu), a velocity kept by sgd_update (--momentum), a batch fixed at
+** cortex_m4_BATCH (no run-time batch), the output channels sgd_update updates (all),
+** and the bits of each stored activation (those of float). */
+#define cortex_m4_ACTIVATION_RELU 0
+#define cortex_m4_MOMENTUM 0
+#define cortex_m4_RUNTIME_BATCH 0
+#define cortex_m4_UPDATE_CHANNELS 2
+#define cortex_m4_ACTIVATION_BITS 32
+
 /* Bytes of the caller's scratch buffer the functions take: none. */
 #define cortex_m4_WORKSPACE_BYTES 0
 

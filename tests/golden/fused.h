@@ -26,6 +26,17 @@
 
 /* The machine the code's schedule was chosen for; on any other it computes the same. */
 #define fused_TARGET "x86-64-v3"
+
+/* What the functions compute, for a caller to check at compile time: a fused ReLU
+** (--activation relu), a velocity kept by sgd_update (--momentum), a batch fixed at
+** fused_BATCH (no run-time batch), the output channels sgd_update updates (all),
+** and the bits of each stored activation (those of float). */
+#define fused_ACTIVATION_RELU 1
+#define fused_MOMENTUM 1
+#define fused_RUNTIME_BATCH 0
+#define fused_UPDATE_CHANNELS 1
+#define fused_ACTIVATION_BITS 32
+
 /* Bytes of the caller's scratch buffer the functions take: none. */
 #define fused_WORKSPACE_BYTES 0
 
@@ -33,6 +44,8 @@
 #define fused_WEIGHT_SIZE 9
 #define fused_OUTPUT_SIZE 36
 #define fused_BIAS_SIZE 1
+#define fused_VELOCITY_W_SIZE 9
+#define fused_VELOCITY_B_SIZE 1
 
 /* A hash of the command above: fused.c refuses to build with a header from another run. */
 #define fused_LAYER_ID 0x5a1f6091u
@@ -52,7 +65,8 @@ void fused_grad_input(const float *weight, const float *output, const float *gra
 /* dL/db from dL/dY. */
 void fused_grad_bias(const float *output, const float *grad_output, float *grad_bias);
 /* One SGD step with momentum, in place: v = momentum v + dL/dW, W -= lr v, and the same
-** for b and velocity_b (bias may be NULL: then neither is touched).  Velocities start at 0. */
+** for b and velocity_b (bias may be NULL: then neither is touched).  Velocities start at 0.
+** It overwrites the weight that fused_grad_input reads: call fused_grad_input first. */
 void fused_sgd_update(const float *input, const float *output, const float *grad_output, float *weight, float *bias,
                         float *velocity_w, float *velocity_b, float lr, float momentum);
 
