@@ -457,6 +457,16 @@ void cg_options_help(FILE *out, unsigned allow)
 	}
 }
 
+/* An option with two values: *flag = 0 for 'off', 1 for 'on'. */
+static int parse_either(const char *opt, const char *v, const char *off, const char *on, int *flag,
+                        char *msg, size_t msg_len)
+{
+	if (strcmp(v, off) != 0 && strcmp(v, on) != 0)
+		return fail(msg, msg_len, "%s '%s': expected %s or %s", opt, v, off, on);
+	*flag = strcmp(v, on) == 0;
+	return CG_EXIT_OK;
+}
+
 static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra *x,
                       char *msg, size_t msg_len)
 {
@@ -476,35 +486,17 @@ static int set_option(int o, const char *v, struct cg_layer *l, struct cg_extra 
 		return parse_pair("--padding", v, 0, &l->ph, &l->pw, msg, msg_len);
 	case O_PADDING_END: return parse_pair("--padding-end", v, 0, &l->eh, &l->ew, msg, msg_len);
 	case O_DILATION: return parse_pair("--dilation", v, 1, &l->dh, &l->dw, msg, msg_len);
-	case O_LAYOUT:
-		if (strcmp(v, "nchw") == 0 || strcmp(v, "nhwc") == 0) {
-			l->nhwc = strcmp(v, "nhwc") == 0;
-			return CG_EXIT_OK;
-		}
-		return fail(msg, msg_len, "--layout '%s': expected nchw or nhwc", v);
-	case O_ACTIVATION:
-		if (strcmp(v, "none") == 0 || strcmp(v, "relu") == 0) {
-			l->relu = strcmp(v, "relu") == 0;
-			return CG_EXIT_OK;
-		}
-		return fail(msg, msg_len, "--activation '%s': expected none or relu", v);
+	case O_LAYOUT:     return parse_either("--layout", v, "nchw", "nhwc", &l->nhwc, msg, msg_len);
+	case O_ACTIVATION: return parse_either("--activation", v, "none", "relu", &l->relu, msg, msg_len);
 	case O_MOMENTUM:    l->momentum = 1; return CG_EXIT_OK;
 	case O_STACK_LIMIT: return parse_one("--stack-limit", v, &l->stack_limit, msg, msg_len);
 	case O_WORKSPACE:   l->workspace = 1; return CG_EXIT_OK;
-	case O_OPTIMIZE:
-		if (strcmp(v, "speed") == 0 || strcmp(v, "size") == 0) {
-			l->optimize_size = strcmp(v, "size") == 0;
-			return CG_EXIT_OK;
-		}
-		return fail(msg, msg_len, "--optimize '%s': expected speed or size", v);
-	case O_DTYPE:
-		if (strcmp(v, "float") == 0)
-			l->dtype = CG_FLOAT;
-		else if (strcmp(v, "double") == 0)
-			l->dtype = CG_DOUBLE;
-		else
-			return fail(msg, msg_len, "--dtype '%s': expected float or double", v);
-		return CG_EXIT_OK;
+	case O_OPTIMIZE:   return parse_either("--optimize", v, "speed", "size", &l->optimize_size, msg, msg_len);
+	case O_DTYPE: {
+		int is_double = 0, r = parse_either("--dtype", v, "float", "double", &is_double, msg, msg_len);
+		l->dtype = is_double ? CG_DOUBLE : CG_FLOAT;
+		return r;
+	}
 	case O_OPS:      return parse_ops(v, &l->ops, msg, msg_len);
 	case O_NAME:     return parse_name(v, l->name, msg, msg_len);
 	case O_TARGET:   return parse_target(v, &l->target, msg, msg_len);
