@@ -28,7 +28,7 @@
 #define cortex_m4_TARGET "cortex-m4"
 
 /* What the functions compute, for a caller to check at compile time: a fused ReLU
-** (--activation relu), a velocity kept by sgd_update (--momentum), a batch fixed at
+** (--activation relu), momentum in sgd_update (--momentum), a batch fixed at
 ** cortex_m4_BATCH (no run-time batch), the output channels sgd_update updates (all),
 ** and the bits of each stored activation (those of float). */
 #define cortex_m4_ACTIVATION_RELU 0

@@ -28,7 +28,7 @@
 #define fused_TARGET "x86-64-v3"
 
 /* What the functions compute, for a caller to check at compile time: a fused ReLU
-** (--activation relu), a velocity kept by sgd_update (--momentum), a batch fixed at
+** (--activation relu), momentum in sgd_update (--momentum), a batch fixed at
 ** fused_BATCH (no run-time batch), the output channels sgd_update updates (all),
 ** and the bits of each stored activation (those of float). */
 #define fused_ACTIVATION_RELU 1
