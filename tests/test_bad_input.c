@@ -280,6 +280,9 @@ static void check_bad(const char *id, int status, const char *needle, int flags,
 	X(tune_with_schedule,       2, "--schedule: tune measures the schedule itself", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --schedule forward.acc=2") \
 	X(tune_with_tuning,         2, "--tuning: tune measures the schedule itself", ONE_LINE, "printf 'layer --input 5x5 --kernel 3x3 --batch 1 --in-channels 1 --out-channels 1 --groups 1 --stride 1x1 --padding 0x0 --dilation 1x1 --target generic --dtype float\\nschedule\\n' > rec", "tune --input 5x5 --kernel 3x3 --target generic --tuning ../in/rec") \
 	X(tune_with_file,           2, "--file: unknown option", ONE_LINE, NULL, "tune --file ../in/good.c") \
+	X(tune_for_cortex_m4,       2, "--target cortex-m4: tune times the candidates on this machine", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --target cortex-m4") \
+	X(tune_for_aarch64,         2, "which does not run code shaped for aarch64", ONE_LINE, NULL, "tune --input 5x5 --kernel 3x3 --target aarch64") \
+	X(verify_file_a_header,     2, "a header; verify the source beside it: --file ../in/good.c", ONE_LINE, "true", "verify --file ../in/good.h") \
 	X(tune_bad_layer,           2, "--kernel 9x9: larger than the padded input", ONE_LINE, NULL, "tune --input 5x5 --kernel 9x9") \
 	X(tune_record_dir_missing,  1, "/dev/null/no: cannot create directory", ONE_LINE, NULL, "tune --input 3x3 --kernel 2x2 --target generic --ops grad_bias -o /dev/null/no/such/rec") \
 	/* --exec, --no-memory, --sanitize */ \

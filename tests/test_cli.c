@@ -1,6 +1,7 @@
 /* test_cli.c: the convgen binary's promises on bad input (docs/cli.md):
 ** a message naming the option or file, exit 2 for bad usage and 1 for other
 ** failures, never a signal or a Lua traceback, never a new or changed file. */
+#define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,5 +294,48 @@ Test(cli, equals_form_and_one_number_sizes_give_the_same_files)
 		snprintf(cmd, sizeof cmd, "cmp -s %s/conv.c %s/conv.c && cmp -s %s/conv.h %s/conv.h", a, b, a, b);
 		cr_expect_eq(run_shell(cmd), 0, "'%s' and '%s' differ", forms[i][0], forms[i][1]);
 	}
+	remove_dir(dir);
+}
+
+/* CFLAGS that let the compiler leave IEEE arithmetic get a warning on stderr
+** (the run itself goes on); flags that keep it get none. */
+Test(cli, verify_warns_when_cflags_leave_ieee, .timeout = 60)
+{
+	static const struct { const char *cflags; int warns; } rows[] = {
+		{ "-O3 -ffast-math", 1 }, { "-Ofast", 1 }, { "-O2 -ffinite-math-only -g", 1 },
+		{ "-O3 -march=x86-64", 0 }, { "-O2 -fno-fast-math", 0 },
+	};
+	struct run *r = malloc(sizeof *r);
+	size_t i;
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		setenv("CFLAGS", rows[i].cflags, 1);
+		run_convgen(r, NULL, NULL, "verify --input 4x4 --kernel 2x2 --ops grad_bias --target generic --no-memory");
+		cr_expect_eq(r->status, 0, "CFLAGS='%s': exit %d\n%s%s", rows[i].cflags, r->status, r->out, r->err);
+		if (rows[i].warns)
+			cr_expect(strstr(r->err, "convgen: warning: CFLAGS has ") && strstr(r->err, "the proof assumes IEEE"),
+			          "CFLAGS='%s': no warning: '%s'", rows[i].cflags, r->err);
+		else
+			cr_expect_str_empty(r->err, "CFLAGS='%s': %s", rows[i].cflags, r->err);
+	}
+	unsetenv("CFLAGS");
+	free(r);
+}
+
+/* arm-none-eabi-gcc without -mcpu builds for a core the boards do not have:
+** verify says which flags to add instead of relaying an assembler error. */
+Test(cli, verify_names_the_core_flags_for_a_bare_metal_compiler, .timeout = 60)
+{
+	char dir[256], args[512];
+	struct run *r = malloc(sizeof *r);
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "conv", "--input 4x4 --kernel 2x2 --target cortex-m4 --ops grad_bias"), 0);
+	snprintf(args, sizeof args, "verify --file %s/conv.c --no-memory --exec qemu-system-arm", dir);
+	setenv("CFLAGS", "-O2 -mthumb", 1);
+	run_convgen(r, NULL, "arm-none-eabi-gcc", args);
+	cr_expect_eq(r->status, 2, "exit %d: %s", r->status, r->err);
+	cr_expect(strstr(r->err, "needs the core: add -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard") != NULL,
+	          "%s", r->err);
+	unsetenv("CFLAGS");
+	free(r);
 	remove_dir(dir);
 }

@@ -109,6 +109,27 @@ static int run_checks(const struct vf_ctx *x, const struct vf_options *o, FILE *
 	return CG_EXIT_OK;
 }
 
+/* The proof assumes IEEE arithmetic: exact results on exact inputs, the
+** rounding bound of each operation, NaN that stays NaN in an output the code
+** did not write.  Flags that let the compiler drop it get a warning: what
+** passes then holds for the inputs checked, not as a proof. */
+static void warn_not_ieee(const char *cflags)
+{
+	static const char *const flags[] = { "-ffast-math", "-Ofast", "-funsafe-math-optimizations",
+	                                     "-ffinite-math-only", "-fassociative-math", "-freciprocal-math" };
+	size_t i;
+	for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+		const char *at = strstr(cflags, flags[i]);
+		size_t n = strlen(flags[i]);
+		if (at && (at == cflags || at[-1] == ' ') && (at[n] == '\0' || at[n] == ' ')) {
+			fprintf(stderr, "convgen: warning: CFLAGS has %s, which lets the compiler leave IEEE "
+			        "arithmetic; the proof assumes IEEE (docs/verify.md), so a pass holds for the "
+			        "inputs checked only\n", flags[i]);
+			return;
+		}
+	}
+}
+
 /* This machine's architecture, as the first word of a target triple. */
 static void host_arch(char *buf, size_t len)
 {
@@ -148,6 +169,15 @@ static int build(struct vf_ctx *x, const char *path, const char *dir, const char
 		}
 		return vf_compile(x->cc, path, x->so_path, msg, msg_len);
 	}
+	/* Without a core, arm-none-eabi-gcc builds for an ARM7 the boards cannot
+	** run, and says so in an assembler error about the start-up file. */
+	if (strstr(machine, "none") && !strstr(x->cflags, "-mcpu=")) {
+		snprintf(msg, msg_len, "CFLAGS '%s': '%s' builds for %s and needs the core: add %s",
+		         x->cflags, x->cc, machine, x->l.target == CG_CORTEX_M7
+		         ? "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"
+		         : "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard");
+		return CG_EXIT_USAGE;
+	}
 	snprintf(x->target.dir, sizeof x->target.dir, "%s/target", dir);
 	if (vf_prog_build_start(&x->target, x, path, x->cc, x->cflags,
 	                        "exec $CVG_CC -std=c99 -O2 $CVG_CFLAGS \"$@\"", strstr(machine, "none") != NULL) != 0 ||
@@ -168,6 +198,11 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	int rc;
 
 	msg[0] = '\0';
+	if (strlen(path) > 2 && strcmp(path + strlen(path) - 2, ".h") == 0) {
+		snprintf(msg, msg_len, "--file %s: a header; verify the source beside it: --file %.*s.c",
+		         path, (int)(strlen(path) - 2), path);
+		return CG_EXIT_USAGE;
+	}
 	vf_progress_begin();
 	rc = vf_read_header(path, &l, opts, sizeof opts, command, sizeof command, msg, msg_len);
 	if (rc != CG_EXIT_OK)
@@ -184,6 +219,7 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	x.ws_bytes = ws_bytes;
 	x.ws_align = ws_align;
 	vf_cc_describe(x.cc, x.cc_version, sizeof x.cc_version, machine, sizeof machine);
+	warn_not_ieee(x.cflags);
 	if (x.memory)
 		vf_memcheck_start(&x, path, dir);
 	rc = build(&x, path, dir, machine, msg, msg_len);

@@ -93,6 +93,14 @@ static int verify_layer(const struct cg_layer *l, const struct vf_options *o, ch
 	return status;
 }
 
+/* Whether tune's timings on this machine say anything about code shaped for
+** 'target': its own target, a lesser x86-64 level, or plain C. */
+static int timeable_here(enum cg_target target)
+{
+	enum cg_target host = cg_target_host();
+	return target == host || target == CG_GENERIC || (host == CG_X86_64_V4 && target == CG_X86_64_V3);
+}
+
 static int run(int argc, char **argv, char *msg, size_t msg_len)
 {
 	struct cg_layer layer;
@@ -169,6 +177,13 @@ static int run(int argc, char **argv, char *msg, size_t msg_len)
 		if (extra.tuning || extra.n_schedule) {
 			snprintf(msg, msg_len, "%s: tune measures the schedule itself; drop it",
 			         extra.tuning ? "--tuning" : "--schedule");
+			return CG_EXIT_USAGE;
+		}
+		if (!timeable_here(layer.target)) {
+			snprintf(msg, msg_len, "--target %s: tune times the candidates on this machine (%s), "
+			         "which does not run code shaped for %s; tune on that machine, or generate "
+			         "with the target model's schedule", cg_target_names[layer.target],
+			         cg_target_names[cg_target_host()], cg_target_names[layer.target]);
 			return CG_EXIT_USAGE;
 		}
 		return cg_tune(&layer, cc && *cc ? cc : "cc", extra.out_dir, stdout, schedule,
