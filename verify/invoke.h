@@ -41,10 +41,20 @@ enum vf_tensor vf_op_output(enum cg_op op);
 int vf_invoke(void *fn, const struct cg_layer *l, enum cg_op op, void *const in[],
               void *const out[], const double scalar[], void *ws);
 
+/* A compile running in the background (kernel.c). */
+struct vf_cc_job {
+	int pid;                      /* -1 when none */
+	const char *cc;
+	char log[4200];               /* what the compiler printed */
+};
+
 /* Compile 'src' into the shared object 'so' as verify does ('$CC -std=c99
 ** -O2 $CFLAGS -fPIC -shared').  CG_EXIT_OK, or CG_EXIT_FAIL with the
-** compiler's complaint in 'msg'. */
+** compiler's complaint in 'msg'.  vf_compile_start only starts it, and
+** vf_compile_finish waits for it: several may run at once. */
 int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len);
+int vf_compile_start(struct vf_cc_job *j, const char *cc, const char *src, const char *so);
+int vf_compile_finish(struct vf_cc_job *j, const char *src, char *msg, size_t msg_len);
 
 /* NAME_WORKSPACE_BYTES and NAME_WORKSPACE_ALIGN from NAME.h beside NAME.c at
 ** 'path': what a caller allocates, so what the checks give the code. */

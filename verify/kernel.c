@@ -114,19 +114,28 @@ int vf_cc_finish(struct vf_cc_job *j, const char *src, int relay, char *msg, siz
 	return CG_EXIT_FAIL;
 }
 
+int vf_compile_start(struct vf_cc_job *j, const char *cc, const char *src, const char *so)
+{
+	char log[4200];
+	char *args[] = { "-fPIC", "-shared", "-o", (char *)so, (char *)src, NULL };
+
+	snprintf(log, sizeof log, "%s.log", so);
+	return vf_cc_start(j, cc, getenv("CFLAGS"), "exec $CVG_CC -std=c99 -O2 $CVG_CFLAGS \"$@\"", args, log);
+}
+
+int vf_compile_finish(struct vf_cc_job *j, const char *src, char *msg, size_t msg_len)
+{
+	int rc = vf_cc_finish(j, src, 1, msg, msg_len);
+	unlink(j->log);
+	return rc;
+}
+
 int vf_compile(const char *cc, const char *src, const char *so, char *msg, size_t msg_len)
 {
 	struct vf_cc_job j;
-	char log[4200];
-	char *args[] = { "-fPIC", "-shared", "-o", (char *)so, (char *)src, NULL };
-	const char *cflags = getenv("CFLAGS");
-	int rc;
 
-	snprintf(log, sizeof log, "%s.log", so);
-	vf_cc_start(&j, cc, cflags, "exec $CVG_CC -std=c99 -O2 $CVG_CFLAGS \"$@\"", args, log);
-	rc = vf_cc_finish(&j, src, 1, msg, msg_len);
-	unlink(log);
-	return rc;
+	vf_compile_start(&j, cc, src, so);
+	return vf_compile_finish(&j, src, msg, msg_len);
 }
 
 /* The first line of what 'sh -c text' printed on stdout, or "" (CC set). */

@@ -18,13 +18,6 @@ __extension__ typedef unsigned __int128 vf_u128;
 
 struct vf_buf;
 
-/* A compile running in the background (kernel.c). */
-struct vf_cc_job {
-	int pid;                      /* -1 when none */
-	const char *cc;
-	char log[4200];               /* what the compiler printed */
-};
-
 /* The file under test built into verify/target/driver.c's program, in its
 ** own directory (program.c). */
 struct vf_prog {

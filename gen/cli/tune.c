@@ -24,10 +24,10 @@
 ** timings are noise, and the model's own needs no record. */
 #define MIN_GAIN 1.03
 
-/* A candidate: its directory, its compiled object, and the workspace its
+/* A candidate: its directory, source, compiled object, and the workspace its
 ** header asks for (0 without --workspace). */
 struct candidate {
-	char dir[4100], so[4300];
+	char dir[4100], src[4200], so[4300];
 	size_t ws_bytes, ws_align;
 };
 
@@ -205,24 +205,46 @@ static int time_candidates(const struct cg_layer *l, const struct candidate *can
 	return CG_EXIT_OK;
 }
 
-/* Generate candidate layer 'l' into c->dir, compile it to c->so and read
-** the workspace it asks for. */
-static int build_candidate(const struct cg_layer *l, const char *cc, struct candidate *c,
-                           char *msg, size_t msg_len)
+/* Generate candidate layer 'l' into c->dir and read the workspace it asks
+** for; its source is c->src, its object will be c->so. */
+static int generate_candidate(const struct cg_layer *l, struct candidate *c, char *msg, size_t msg_len)
 {
-	char src[4200];
 	int status = cg_generate(l, c->dir, msg, msg_len);
-	snprintf(src, sizeof src, "%s/%s.c", c->dir, l->name);
+	snprintf(c->src, sizeof c->src, "%s/%s.c", c->dir, l->name);
 	snprintf(c->so, sizeof c->so, "%s/k.so", c->dir);
 	c->ws_bytes = c->ws_align = 0;
 	if (status == CG_EXIT_OK && l->workspace)
-		status = vf_read_workspace(src, l->name, &c->ws_bytes, &c->ws_align, msg, msg_len);
-	if (status == CG_EXIT_OK)
-		status = vf_compile(cc, src, c->so, msg, msg_len);
+		status = vf_read_workspace(c->src, l->name, &c->ws_bytes, &c->ws_align, msg, msg_len);
 	return status;
 }
 
-/* Remove what build_candidate made. */
+/* Compile the n candidates, as many at once as this machine has processors:
+** compiling is most of a tune's time.  After a failure no new compile
+** starts; the first failure's message is kept. */
+static int compile_candidates(struct candidate *cand, int n, const char *cc, char *msg, size_t msg_len)
+{
+	static struct vf_cc_job job[MAX_CANDIDATES];
+	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	int started = 0, finished = 0, status = CG_EXIT_OK;
+	char other[1024];
+	if (jobs < 1)
+		jobs = 1;
+	while (finished < n) {
+		while (status == CG_EXIT_OK && started < n && started - finished < jobs) {
+			vf_compile_start(&job[started], cc, cand[started].src, cand[started].so);
+			started++;
+		}
+		if (finished == started)
+			break;
+		if (vf_compile_finish(&job[finished], cand[finished].src, status == CG_EXIT_OK ? msg : other,
+		                      status == CG_EXIT_OK ? msg_len : sizeof other) != CG_EXIT_OK)
+			status = CG_EXIT_FAIL;
+		finished++;
+	}
+	return status;
+}
+
+/* Remove what generate_candidate and compile_candidates made. */
 static void remove_candidate(const struct candidate *c, const char *name)
 {
 	unlink(c->so);
@@ -329,9 +351,11 @@ int cg_tune(const struct cg_layer *l, const char *cc, const char *record, FILE *
 		for (op = 0; op < CG_N_OPS; op++)
 			lc.choice[op] = op == CG_SGD_UPDATE ? l->choice[op] : choice[i];
 		snprintf(cand[i].dir, sizeof cand[i].dir, "%s/c%d", root, i);
-		status = build_candidate(&lc, cc, &cand[i], msg, msg_len);
+		status = generate_candidate(&lc, &cand[i], msg, msg_len);
 		built = i + 1;
 	}
+	if (status == CG_EXIT_OK)
+		status = compile_candidates(cand, n, cc, msg, msg_len);
 	if (status == CG_EXIT_OK)
 		status = time_candidates(l, cand, n, ns, msg, msg_len);
 	for (i = 0; i < built; i++)
