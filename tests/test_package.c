@@ -21,6 +21,10 @@
 #define DOWNSTREAM SOURCE_DIR "/examples/downstream"
 #define AARCH64_TOOLCHAIN SOURCE_DIR "/tests/toolchains/aarch64-linux-gnu.cmake"
 #define AARCH64_EMULATOR "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+#define M4_TOOLCHAIN SOURCE_DIR "/tests/toolchains/arm-none-eabi-cortex-m4.cmake"
+#define ARMHF_TOOLCHAIN SOURCE_DIR "/tests/toolchains/arm-linux-gnueabihf.cmake"
+/* The smallest layer: what these tests check is the build around it. */
+#define SMALL "--input 4x4 --kernel 3x3 --ops forward"
 /* The example's second layer, which its main.c trains (examples/downstream). */
 #define RELU1_OPTIONS "--input 4x4 --kernel 3x3 --padding 1 --activation relu --ops forward,grad_input,sgd_update --momentum"
 
@@ -300,4 +304,72 @@ Test(package, cross_vendored_convgen_is_refused, .timeout = 120)
 	cr_expect(strstr(log, "find_package(convgen CONFIG REQUIRED)") != NULL, "%s", log);
 	free(log);
 	remove_dir(dir);
+}
+
+/* Fail, naming the Debian package, when 'tool' is not on PATH: unlike
+** need_tool(), for checks that must not count as passed on a machine that
+** cannot run them. */
+static void require_tool(const char *tool, const char *package)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	cr_assert_eq(run_shell(cmd), 0, "%s is not installed (Debian: apt-get install %s)", tool, package);
+}
+
+/* Write dir/src/CMakeLists.txt: a project in 'languages' that finds the
+** installed convgen (dir/prefix, from install_into()), then 'body'. */
+static void write_small_project(const char *dir, const char *languages, const char *body)
+{
+	char path[512];
+	FILE *f;
+	cr_assert_eq(sh(dir, "mkdir -p src"), 0);
+	snprintf(path, sizeof path, "%s/src/CMakeLists.txt", dir);
+	f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fprintf(f,
+		"cmake_minimum_required(VERSION 3.25)\n"
+		"project(small LANGUAGES %s)\n"
+		"enable_testing()\n"
+		"find_package(convgen CONFIG REQUIRED)\n"
+		"%s",
+		languages, body);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Configure dir/src into dir/build (Ninja, the convgen in dir/prefix) with
+** 'toolchain' (NULL: natively); returns cmake's status, its output in the log. */
+static int configure(const char *dir, const char *toolchain)
+{
+	if (!toolchain)
+		return sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"");
+	return sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE='%s' -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"",
+	          toolchain);
+}
+
+/* convgen runs on the build machine, whatever the target's pointer size: a
+** 32-bit toolchain, bare metal or Linux, finds the installed package. */
+static void find_package_from(const char *toolchain, const char *target)
+{
+	char dir[256], body[512];
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	snprintf(body, sizeof body, "add_library(k STATIC)\n"
+	         "convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL " --target %s)\n", target);
+	write_small_project(dir, "C", body);
+	cr_assert_eq(configure(dir, toolchain), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	cr_expect_eq(sh(dir, "test -f build/libk.a"), 0, "no libk.a");
+	remove_dir(dir);
+}
+
+Test(package, found_from_a_bare_metal_arm_toolchain, .timeout = 120)
+{
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	find_package_from(M4_TOOLCHAIN, "cortex-m4");
+}
+
+Test(package, found_from_an_armhf_toolchain, .timeout = 120)
+{
+	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	find_package_from(ARMHF_TOOLCHAIN, "generic");
 }
