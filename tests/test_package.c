@@ -373,3 +373,106 @@ Test(package, found_from_an_armhf_toolchain, .timeout = 120)
 	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
 	find_package_from(ARMHF_TOOLCHAIN, "generic");
 }
+
+/* dir/'header' (under build/convgen/k/) defines NAME_TARGET as 'target'. */
+static void expect_target(const char *dir, const char *name, const char *target)
+{
+	char path[512], key[128];
+	char *text;
+	snprintf(path, sizeof path, "%s/build/convgen/k/%s.h", dir, name);
+	text = read_file(path, NULL);
+	cr_assert(text, "no %s", path);
+	snprintf(key, sizeof key, "#define %s_TARGET \"%s\"\n", name, target);
+	cr_expect(strstr(text, key) != NULL, "%s.h is not for %s: %.60s", name, target,
+	          strstr(text, "_TARGET \"") ? strstr(text, "_TARGET \"") : "(no NAME_TARGET)");
+	free(text);
+}
+
+/* A cross build never gets code shaped for the build machine: without
+** --target, convgen_generate() names the core the toolchain builds for. */
+Test(package, cross_without_target_derives_cortex_m4, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n"
+		"convgen_generate(TARGET k NAME conv2 OPTIONS " SMALL " --target=generic)\n"
+		"convgen_generate(TARGET k NAME conv3 OPTIONS --target cortex-m7 " SMALL ")\n");
+	cr_assert_eq(configure(dir, M4_TOOLCHAIN), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "-- convgen_generate: conv1 for k: --target cortex-m4") != NULL, "%s", log);
+	cr_expect(strstr(log, "conv2 for k") == NULL, "--target= not seen:\n%s", log);
+	cr_expect(strstr(log, "conv3 for k") == NULL, "--target not seen:\n%s", log);
+	free(log);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	expect_target(dir, "conv1", "cortex-m4");
+	expect_target(dir, "conv2", "generic");
+	expect_target(dir, "conv3", "cortex-m7");
+	remove_dir(dir);
+}
+
+/* Write dir/'file', a toolchain file: the bare-metal one with processor
+** 'arm' (which names no core) and the C flags 'flags'. */
+static void write_arm_toolchain(const char *dir, const char *file, const char *flags)
+{
+	char path[512];
+	FILE *f;
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fprintf(f, "include(%s)\nset(CMAKE_SYSTEM_PROCESSOR arm)\nset(CMAKE_C_FLAGS_INIT \"%s\")\n",
+	        M4_TOOLCHAIN, flags);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* The core from -mcpu= when the processor does not name it; a core convgen
+** has no target for stops the configuration, asking for one. */
+Test(package, cross_target_from_mcpu_or_refused, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
+	write_arm_toolchain(dir, "m7.cmake", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard");
+	cr_assert_eq(sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=\"$PWD/m7.cmake\" "
+	                "-DCMAKE_PREFIX_PATH=\"$PWD/prefix\" && cmake --build build"), 0);
+	expect_target(dir, "conv1", "cortex-m7");
+
+	write_arm_toolchain(dir, "m0.cmake", "-mcpu=cortex-m0plus -mthumb");
+	cr_assert_neq(sh(dir, "rm -rf build && cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=\"$PWD/m0.cmake\" "
+	                 "-DCMAKE_PREFIX_PATH=\"$PWD/prefix\""), 0, "configured for a core with no convgen target");
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen_generate: conv1 for k: a cross build") != NULL, "%s", log);
+	cr_expect(strstr(log, "-mcpu=cortex-m0plus") != NULL, "the message does not say what it saw:\n%s", log);
+	cr_expect(strstr(log, "add --target T to OPTIONS") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
+
+/* 32-bit Arm Linux: no convgen target of its own; generic, scalar C. */
+Test(package, cross_armhf_without_target_gets_generic, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
+	cr_assert_eq(configure(dir, ARMHF_TOOLCHAIN), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "-- convgen_generate: conv1 for k: --target generic") != NULL, "%s", log);
+	free(log);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	expect_target(dir, "conv1", "generic");
+	remove_dir(dir);
+}
