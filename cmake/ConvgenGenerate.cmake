@@ -52,6 +52,11 @@
 # FATAL_ERROR when CMAKE_CROSSCOMPILING is true and convgen::convgen is not an
 # imported target.
 #
+# The generated file is C: the project must enable C (project(<name>
+# LANGUAGES C CXX) or enable_language(C)), or convgen_generate() stops with a
+# FATAL_ERROR saying so; CMake itself would leave a .c out of a target without
+# a word, and the link would fail on the layer's functions.
+#
 # Call it in the directory that defines <target>: the generated files are the
 # outputs of a custom command, and those are visible in that directory only.
 include_guard(GLOBAL)
@@ -127,6 +132,16 @@ function(convgen_generate)
   endif()
   if(NOT TARGET ${arg_TARGET})
     message(FATAL_ERROR "convgen_generate: '${arg_TARGET}' is not a target (define it first)")
+  endif()
+  # The generated .c is a C source: in a project without C, CMake would
+  # leave it out of the target without a word, and the link would fail on
+  # the layer's functions.
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(NOT "C" IN_LIST languages)
+    message(FATAL_ERROR "convgen_generate: ${arg_NAME}.c is C, and this project has not enabled C "
+                        "(enabled: ${languages}), so it would not be compiled into '${arg_TARGET}' "
+                        "and ${arg_NAME}_* would be undefined at link time: enable C with "
+                        "project(<name> LANGUAGES C CXX) or enable_language(C) before convgen_generate()")
   endif()
   if(NOT TARGET convgen::convgen)
     message(FATAL_ERROR "convgen_generate: no target convgen::convgen: "

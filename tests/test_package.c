@@ -476,3 +476,24 @@ Test(package, cross_armhf_without_target_gets_generic, .timeout = 120)
 	expect_target(dir, "conv1", "generic");
 	remove_dir(dir);
 }
+
+/* The generated file is C: a project without C would leave it out of the
+** target without a word and fail at link time; it is refused up front. */
+Test(package, project_without_c_is_refused, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "CXX",
+		"add_executable(app main.cpp)\n"
+		"convgen_generate(TARGET app NAME conv1 OPTIONS " SMALL ")\n");
+	cr_assert_eq(sh(dir, "printf '%%s\\n' '#include \"conv1.h\"' 'int main() { conv1_forward(0, 0, 0, 0); }' >src/main.cpp"), 0);
+	cr_assert_neq(configure(dir, NULL), 0, "a C++-only project configured");
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen_generate: conv1.c is C, and this project has not enabled C") != NULL, "%s", log);
+	cr_expect(strstr(log, "project(<name> LANGUAGES C CXX)") != NULL, "%s", log);
+	cr_expect(strstr(log, "enable_language(C)") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
