@@ -15,8 +15,18 @@
 #
 # VERIFY adds the CTest test convgen_verify_<target>_<name>, which runs
 # 'convgen verify --file <dir>/<name>.c' (the very file compiled into the
-# target) with CC set to this project's C compiler and CFLAGS to its C flags
-# for the build type: the complete proof, memory check included.  SANITIZE
+# target) with CC set to this project's C compiler and CFLAGS to the flags the
+# file is built with: CMAKE_C_FLAGS and the build type's, then <target>'s
+# COMPILE_OPTIONS and its COMPILE_DEFINITIONS as -D (those its linked
+# libraries pass on included, and those set after the call): the complete
+# proof, memory check included, of the code as built (a -ffast-math there
+# gets convgen's warning).  What cannot be a word of $CFLAGS (SHELL: options,
+# a flag with a blank or * ? [) is named in the test's environment variable
+# CONVGEN_NOT_IN_CFLAGS instead; ctest -V shows both, and convgen's report
+# says which CFLAGS it built with.  Not seen: options under
+# $<COMPILE_LANGUAGE:...> (a test has no language, so they evaluate to
+# nothing), source-file properties, and the C standard flag (convgen builds
+# with -std=c99 before $CFLAGS).  SANITIZE
 # adds '--sanitize' (the memory check under UBSan too, at -O1: a slower
 # compile, a few seconds more).  Like any add_test(), it
 # needs enable_testing() or include(CTest) in the top-level CMakeLists.txt.
@@ -250,15 +260,31 @@ function(convgen_generate)
     # convgen is a program for this machine.
     add_test(NAME ${test}
              COMMAND $<TARGET_FILE:convgen::convgen> verify --file ${source} ${sanitize} ${exec})
-    # Prove the file as this project compiles it: its compiler and its C
-    # flags for the build type (target-specific options are not seen here).
+    # Prove the file as this project compiles it: its compiler, its C flags
+    # for the build type, and the target's options and definitions, read at
+    # generate time so that those set after this call and those its linked
+    # libraries pass on count too.  convgen splits $CFLAGS at blanks and the
+    # shell would expand * ? [ in it, so a flag with those cannot travel
+    # there: it goes to CONVGEN_NOT_IN_CFLAGS instead, which ctest -V shows
+    # beside CFLAGS, so that nothing is left out without a word.  SHELL:
+    # options are CMake's own syntax, not flags.
     set(cflags "${CMAKE_C_FLAGS}")
     if(CMAKE_BUILD_TYPE)
       string(TOUPPER "${CMAKE_BUILD_TYPE}" config)
       string(APPEND cflags " ${CMAKE_C_FLAGS_${config}}")
     endif()
     string(STRIP "${cflags}" cflags)
-    set(env "CFLAGS=${cflags}")
+    set(not_flag "^SHELL:|[ \t\n*?[]")
+    set(options "$<TARGET_PROPERTY:${arg_TARGET},COMPILE_OPTIONS>")
+    set(defines "$<TARGET_PROPERTY:${arg_TARGET},COMPILE_DEFINITIONS>")
+    set(options_in "$<FILTER:${options},EXCLUDE,${not_flag}>")
+    set(options_out "$<FILTER:${options},INCLUDE,${not_flag}>")
+    set(defines_in "$<FILTER:${defines},EXCLUDE,${not_flag}>")
+    set(defines_out "$<FILTER:${defines},INCLUDE,${not_flag}>")
+    set(target_flags "$<JOIN:${options_in}, >$<$<BOOL:${defines_in}>: -D$<JOIN:${defines_in}, -D>>")
+    set(left_out "$<JOIN:${options_out}, | >$<$<BOOL:${defines_out}>:$<$<BOOL:${options_out}>: | >-D$<JOIN:${defines_out}, | -D>>")
+    set(env "CFLAGS=${cflags}$<$<AND:$<BOOL:${cflags}>,$<BOOL:${options_in}${defines_in}>>: >${target_flags}")
+    list(APPEND env "$<$<BOOL:${options_out}${defines_out}>:CONVGEN_NOT_IN_CFLAGS=${left_out}>")
     if(CMAKE_C_COMPILER)
       list(APPEND env "CC=${CMAKE_C_COMPILER}")
     endif()

@@ -497,3 +497,35 @@ Test(package, project_without_c_is_refused, .timeout = 120)
 	free(log);
 	remove_dir(dir);
 }
+
+/* VERIFY proves the file with the flags it is built with: the target's own
+** options and definitions, its linked libraries' usage requirements too, not
+** only CMAKE_C_FLAGS; a definition that cannot travel in $CFLAGS is named. */
+Test(package, verify_proves_with_the_targets_flags, .timeout = 180)
+{
+	char dir[256];
+	char *log;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(probe INTERFACE)\n"
+		"target_compile_options(probe INTERFACE -DCONVGEN_PROBE_INTERFACE)\n"
+		"add_library(k STATIC)\n"
+		"target_link_libraries(k PRIVATE probe)\n"
+		"target_compile_options(k PRIVATE -ffast-math \"SHELL:-DCONVGEN_PROBE_SHELL\" -DCONVGEN_PROBE_OPTION)\n"
+		"target_compile_definitions(k PRIVATE CONVGEN_PROBE_DEF=1 \"CONVGEN_PROBE_SPACED=a b\")\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL " VERIFY)\n");
+	cr_assert_eq(configure(dir, NULL), 0);
+	cr_assert_eq(sh(dir, "cmake --build build && ctest --test-dir build -V"), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen: warning: CFLAGS has -ffast-math") != NULL,
+	          "the target's -ffast-math did not reach convgen verify:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_OPTION") != NULL, "no target option in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_INTERFACE") != NULL, "no interface option in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_DEF=1") != NULL, "no definition in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, "CONVGEN_NOT_IN_CFLAGS=SHELL:-DCONVGEN_PROBE_SHELL | -DCONVGEN_PROBE_SPACED=a b\n") != NULL,
+	          "the definition left out is not named:\n%s", log);
+	cr_expect(strstr(log, "proved: 1 ops, 3 checks hold") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
