@@ -4,7 +4,10 @@
 ** regenerating exactly when it should, and VERIFY tests that pass -- also in
 ** a cross build for aarch64 (tests/toolchains/), where the test proves the file
 ** under the toolchain's CMAKE_CROSSCOMPILING_EMULATOR (qemu-aarch64) while
-** convgen runs here, and a vendored convgen is refused.
+** convgen runs here, and a vendored convgen is refused.  From 32-bit
+** toolchains too (arm-none-eabi, armhf), where a cross build without --target
+** gets the toolchain's core or is stopped, never the build machine's code; a
+** project without C is stopped; VERIFY proves with the target's own flags.
 **
 ** Each test configures and builds a small project with Ninja in a scratch
 ** directory: a few seconds each. */
