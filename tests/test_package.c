@@ -4,7 +4,10 @@
 ** regenerating exactly when it should, and VERIFY tests that pass -- also in
 ** a cross build for aarch64 (tests/toolchains/), where the test proves the file
 ** under the toolchain's CMAKE_CROSSCOMPILING_EMULATOR (qemu-aarch64) while
-** convgen runs here, and a vendored convgen is refused.
+** convgen runs here, and a vendored convgen is refused.  From 32-bit
+** toolchains too (arm-none-eabi, armhf), where a cross build without --target
+** gets the toolchain's core or is stopped, never the build machine's code; a
+** project without C is stopped; VERIFY proves with the target's own flags.
 **
 ** Each test configures and builds a small project with Ninja in a scratch
 ** directory: a few seconds each. */
@@ -21,6 +24,10 @@
 #define DOWNSTREAM SOURCE_DIR "/examples/downstream"
 #define AARCH64_TOOLCHAIN SOURCE_DIR "/tests/toolchains/aarch64-linux-gnu.cmake"
 #define AARCH64_EMULATOR "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+#define M4_TOOLCHAIN SOURCE_DIR "/tests/toolchains/arm-none-eabi-cortex-m4.cmake"
+#define ARMHF_TOOLCHAIN SOURCE_DIR "/tests/toolchains/arm-linux-gnueabihf.cmake"
+/* The smallest layer: what these tests check is the build around it. */
+#define SMALL "--input 4x4 --kernel 3x3 --ops forward"
 /* The example's second layer, which its main.c trains (examples/downstream). */
 #define RELU1_OPTIONS "--input 4x4 --kernel 3x3 --padding 1 --activation relu --ops forward,grad_input,sgd_update --momentum"
 
@@ -298,6 +305,230 @@ Test(package, cross_vendored_convgen_is_refused, .timeout = 120)
 	log = last_log(dir);
 	cr_expect(strstr(log, "convgen_generate: this is a cross build") != NULL, "%s", log);
 	cr_expect(strstr(log, "find_package(convgen CONFIG REQUIRED)") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
+
+/* Fail, naming the Debian package, when 'tool' is not on PATH: unlike
+** need_tool(), for checks that must not count as passed on a machine that
+** cannot run them. */
+static void require_tool(const char *tool, const char *package)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	cr_assert_eq(run_shell(cmd), 0, "%s is not installed (Debian: apt-get install %s)", tool, package);
+}
+
+/* Write dir/src/CMakeLists.txt: a project in 'languages' that finds the
+** installed convgen (dir/prefix, from install_into()), then 'body'. */
+static void write_small_project(const char *dir, const char *languages, const char *body)
+{
+	char path[512];
+	FILE *f;
+	cr_assert_eq(sh(dir, "mkdir -p src"), 0);
+	snprintf(path, sizeof path, "%s/src/CMakeLists.txt", dir);
+	f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fprintf(f,
+		"cmake_minimum_required(VERSION 3.25)\n"
+		"project(small LANGUAGES %s)\n"
+		"enable_testing()\n"
+		"find_package(convgen CONFIG REQUIRED)\n"
+		"%s",
+		languages, body);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Configure dir/src into dir/build (Ninja, the convgen in dir/prefix) with
+** 'toolchain' (NULL: natively); returns cmake's status, its output in the log. */
+static int configure(const char *dir, const char *toolchain)
+{
+	if (!toolchain)
+		return sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"");
+	return sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE='%s' -DCMAKE_PREFIX_PATH=\"$PWD/prefix\"",
+	          toolchain);
+}
+
+/* convgen runs on the build machine, whatever the target's pointer size: a
+** 32-bit toolchain, bare metal or Linux, finds the installed package. */
+static void find_package_from(const char *toolchain, const char *target)
+{
+	char dir[256], body[512];
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	snprintf(body, sizeof body, "add_library(k STATIC)\n"
+	         "convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL " --target %s)\n", target);
+	write_small_project(dir, "C", body);
+	cr_assert_eq(configure(dir, toolchain), 0);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	cr_expect_eq(sh(dir, "test -f build/libk.a"), 0, "no libk.a");
+	remove_dir(dir);
+}
+
+Test(package, found_from_a_bare_metal_arm_toolchain, .timeout = 120)
+{
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	find_package_from(M4_TOOLCHAIN, "cortex-m4");
+}
+
+Test(package, found_from_an_armhf_toolchain, .timeout = 120)
+{
+	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	find_package_from(ARMHF_TOOLCHAIN, "generic");
+}
+
+/* dir/'header' (under build/convgen/k/) defines NAME_TARGET as 'target'. */
+static void expect_target(const char *dir, const char *name, const char *target)
+{
+	char path[512], key[128];
+	char *text;
+	snprintf(path, sizeof path, "%s/build/convgen/k/%s.h", dir, name);
+	text = read_file(path, NULL);
+	cr_assert(text, "no %s", path);
+	snprintf(key, sizeof key, "#define %s_TARGET \"%s\"\n", name, target);
+	cr_expect(strstr(text, key) != NULL, "%s.h is not for %s: %.60s", name, target,
+	          strstr(text, "_TARGET \"") ? strstr(text, "_TARGET \"") : "(no NAME_TARGET)");
+	free(text);
+}
+
+/* A cross build never gets code shaped for the build machine: without
+** --target, convgen_generate() names the core the toolchain builds for. */
+Test(package, cross_without_target_derives_cortex_m4, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n"
+		"convgen_generate(TARGET k NAME conv2 OPTIONS " SMALL " --target=generic)\n"
+		"convgen_generate(TARGET k NAME conv3 OPTIONS --target cortex-m7 " SMALL ")\n");
+	cr_assert_eq(configure(dir, M4_TOOLCHAIN), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "-- convgen_generate: conv1 for k: --target cortex-m4") != NULL, "%s", log);
+	cr_expect(strstr(log, "conv2 for k") == NULL, "--target= not seen:\n%s", log);
+	cr_expect(strstr(log, "conv3 for k") == NULL, "--target not seen:\n%s", log);
+	free(log);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	expect_target(dir, "conv1", "cortex-m4");
+	expect_target(dir, "conv2", "generic");
+	expect_target(dir, "conv3", "cortex-m7");
+	remove_dir(dir);
+}
+
+/* Write dir/'file', a toolchain file: the bare-metal one with processor
+** 'arm' (which names no core) and the C flags 'flags'. */
+static void write_arm_toolchain(const char *dir, const char *file, const char *flags)
+{
+	char path[512];
+	FILE *f;
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	fprintf(f, "include(%s)\nset(CMAKE_SYSTEM_PROCESSOR arm)\nset(CMAKE_C_FLAGS_INIT \"%s\")\n",
+	        M4_TOOLCHAIN, flags);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* The core from -mcpu= when the processor does not name it; a core convgen
+** has no target for stops the configuration, asking for one. */
+Test(package, cross_target_from_mcpu_or_refused, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
+	write_arm_toolchain(dir, "m7.cmake", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard");
+	cr_assert_eq(sh(dir, "cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=\"$PWD/m7.cmake\" "
+	                "-DCMAKE_PREFIX_PATH=\"$PWD/prefix\" && cmake --build build"), 0);
+	expect_target(dir, "conv1", "cortex-m7");
+
+	write_arm_toolchain(dir, "m0.cmake", "-mcpu=cortex-m0plus -mthumb");
+	cr_assert_neq(sh(dir, "rm -rf build && cmake -S src -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=\"$PWD/m0.cmake\" "
+	                 "-DCMAKE_PREFIX_PATH=\"$PWD/prefix\""), 0, "configured for a core with no convgen target");
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen_generate: conv1 for k: a cross build") != NULL, "%s", log);
+	cr_expect(strstr(log, "-mcpu=cortex-m0plus") != NULL, "the message does not say what it saw:\n%s", log);
+	cr_expect(strstr(log, "add --target T to OPTIONS") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
+
+/* 32-bit Arm Linux: no convgen target of its own; generic, scalar C. */
+Test(package, cross_armhf_without_target_gets_generic, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(k STATIC)\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
+	cr_assert_eq(configure(dir, ARMHF_TOOLCHAIN), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "-- convgen_generate: conv1 for k: --target generic") != NULL, "%s", log);
+	free(log);
+	cr_assert_eq(sh(dir, "cmake --build build"), 0);
+	expect_target(dir, "conv1", "generic");
+	remove_dir(dir);
+}
+
+/* The generated file is C: a project without C would leave it out of the
+** target without a word and fail at link time; it is refused up front. */
+Test(package, project_without_c_is_refused, .timeout = 120)
+{
+	char dir[256];
+	char *log;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "CXX",
+		"add_executable(app main.cpp)\n"
+		"convgen_generate(TARGET app NAME conv1 OPTIONS " SMALL ")\n");
+	cr_assert_eq(sh(dir, "printf '%%s\\n' '#include \"conv1.h\"' 'int main() { conv1_forward(0, 0, 0, 0); }' >src/main.cpp"), 0);
+	cr_assert_neq(configure(dir, NULL), 0, "a C++-only project configured");
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen_generate: conv1.c is C, and this project has not enabled C") != NULL, "%s", log);
+	cr_expect(strstr(log, "project(<name> LANGUAGES C CXX)") != NULL, "%s", log);
+	cr_expect(strstr(log, "enable_language(C)") != NULL, "%s", log);
+	free(log);
+	remove_dir(dir);
+}
+
+/* VERIFY proves the file with the flags it is built with: the target's own
+** options and definitions, its linked libraries' usage requirements too, not
+** only CMAKE_C_FLAGS; a definition that cannot travel in $CFLAGS is named. */
+Test(package, verify_proves_with_the_targets_flags, .timeout = 180)
+{
+	char dir[256];
+	char *log;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	install_into(dir);
+	write_small_project(dir, "C",
+		"add_library(probe INTERFACE)\n"
+		"target_compile_options(probe INTERFACE -DCONVGEN_PROBE_INTERFACE)\n"
+		"add_library(k STATIC)\n"
+		"target_link_libraries(k PRIVATE probe)\n"
+		"target_compile_options(k PRIVATE -ffast-math \"SHELL:-DCONVGEN_PROBE_SHELL\" -DCONVGEN_PROBE_OPTION)\n"
+		"target_compile_definitions(k PRIVATE CONVGEN_PROBE_DEF=1 \"CONVGEN_PROBE_SPACED=a b\")\n"
+		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL " VERIFY)\n");
+	cr_assert_eq(configure(dir, NULL), 0);
+	cr_assert_eq(sh(dir, "cmake --build build && ctest --test-dir build -V"), 0);
+	log = last_log(dir);
+	cr_expect(strstr(log, "convgen: warning: CFLAGS has -ffast-math") != NULL,
+	          "the target's -ffast-math did not reach convgen verify:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_OPTION") != NULL, "no target option in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_INTERFACE") != NULL, "no interface option in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, " -DCONVGEN_PROBE_DEF=1") != NULL, "no definition in CFLAGS:\n%s", log);
+	cr_expect(strstr(log, "CONVGEN_NOT_IN_CFLAGS=SHELL:-DCONVGEN_PROBE_SHELL | -DCONVGEN_PROBE_SPACED=a b\n") != NULL,
+	          "the definition left out is not named:\n%s", log);
+	cr_expect(strstr(log, "proved: 1 ops, 3 checks hold") != NULL, "%s", log);
 	free(log);
 	remove_dir(dir);
 }
