@@ -309,16 +309,6 @@ Test(package, cross_vendored_convgen_is_refused, .timeout = 120)
 	remove_dir(dir);
 }
 
-/* Fail, naming the Debian package, when 'tool' is not on PATH: unlike
-** need_tool(), for checks that must not count as passed on a machine that
-** cannot run them. */
-static void require_tool(const char *tool, const char *package)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-	cr_assert_eq(run_shell(cmd), 0, "%s is not installed (Debian: apt-get install %s)", tool, package);
-}
-
 /* Write dir/src/CMakeLists.txt: a project in 'languages' that finds the
 ** installed convgen (dir/prefix, from install_into()), then 'body'. */
 static void write_small_project(const char *dir, const char *languages, const char *body)
@@ -367,13 +357,13 @@ static void find_package_from(const char *toolchain, const char *target)
 
 Test(package, found_from_a_bare_metal_arm_toolchain, .timeout = 120)
 {
-	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	need_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
 	find_package_from(M4_TOOLCHAIN, "cortex-m4");
 }
 
 Test(package, found_from_an_armhf_toolchain, .timeout = 120)
 {
-	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	need_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
 	find_package_from(ARMHF_TOOLCHAIN, "generic");
 }
 
@@ -397,7 +387,7 @@ Test(package, cross_without_target_derives_cortex_m4, .timeout = 120)
 {
 	char dir[256];
 	char *log;
-	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	need_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
 	cr_assert(scratch_dir(dir, sizeof dir));
 	install_into(dir);
 	write_small_project(dir, "C",
@@ -438,7 +428,7 @@ Test(package, cross_target_from_mcpu_or_refused, .timeout = 120)
 {
 	char dir[256];
 	char *log;
-	require_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
+	need_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
 	cr_assert(scratch_dir(dir, sizeof dir));
 	install_into(dir);
 	write_small_project(dir, "C",
@@ -465,7 +455,7 @@ Test(package, cross_armhf_without_target_gets_generic, .timeout = 120)
 {
 	char dir[256];
 	char *log;
-	require_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+	need_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
 	cr_assert(scratch_dir(dir, sizeof dir));
 	install_into(dir);
 	write_small_project(dir, "C",
