@@ -300,3 +300,42 @@ Test(json, names_a_path_that_is_not_utf8_with_question_marks)
 	free(r);
 	remove_dir(dir);
 }
+
+/* The report names the bytes it proved (the SHA-256 that sha256sum gives for
+** the file) and the whole layer, the code options and the padding at the end
+** included, so that a JSON document alone says what was proven. */
+Test(json, names_the_file_by_its_sha256_and_the_whole_layer)
+{
+	char dir[256], args[512], cmd[700], want[80] = "";
+	struct run *r = malloc(sizeof *r);
+	json_t *root, *layer;
+	FILE *p;
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "conv", "--input 6x5 --kernel 3x3 --padding 1 --padding-end 0x2 --layout nhwc "
+	                                   "--workspace --stack-limit 4096 --optimize size --target generic"), 0);
+	snprintf(cmd, sizeof cmd, "sha256sum %s/conv.c", dir);
+	p = popen(cmd, "r");
+	cr_assert(p && fscanf(p, "%64s", want) == 1, "sha256sum failed");
+	pclose(p);
+	snprintf(args, sizeof args, "verify --file %s/conv.c --json --no-memory", dir);
+	root = verify_json(r, args, 0);
+	cr_expect_str_eq(str(root, "file_sha256"), want);
+	layer = json_object_get(root, "layer");
+	cr_assert(json_is_object(layer));
+	cr_expect_eq(num(layer, "padding_h"), 1);
+	cr_expect_eq(num(layer, "padding_end_h"), 0);
+	cr_expect_eq(num(layer, "padding_end_w"), 2);
+	cr_expect_str_eq(str(layer, "layout"), "nhwc");
+	cr_expect(json_is_true(json_object_get(layer, "workspace")));
+	cr_expect_eq(num(layer, "stack_limit"), 4096);
+	cr_expect_str_eq(str(layer, "optimize"), "size");
+	json_decref(root);
+	/* and another file, another hash */
+	snprintf(cmd, sizeof cmd, "printf '\\n' >> %s/conv.c", dir);
+	cr_assert_eq(run_shell(cmd), 0);
+	root = verify_json(r, args, 0);
+	cr_expect(strcmp(str(root, "file_sha256"), want) != 0, "a changed file kept its hash");
+	json_decref(root);
+	free(r);
+	remove_dir(dir);
+}

@@ -72,12 +72,18 @@ static json_t *layer_object(const struct cg_layer *l, const char *command, int *
 	put(o, "stride_w", json_integer(l->sw), bad);
 	put(o, "padding_h", json_integer(l->ph), bad);
 	put(o, "padding_w", json_integer(l->pw), bad);
+	put(o, "padding_end_h", json_integer(l->eh), bad);
+	put(o, "padding_end_w", json_integer(l->ew), bad);
 	put(o, "dilation_h", json_integer(l->dh), bad);
 	put(o, "dilation_w", json_integer(l->dw), bad);
 	put(o, "output_h", json_integer(l->oh), bad);
 	put(o, "output_w", json_integer(l->ow), bad);
 	put(o, "activation", json_string(l->relu ? "relu" : "none"), bad);
 	put(o, "momentum", json_boolean(l->momentum), bad);
+	put(o, "layout", json_string(l->nhwc ? "nhwc" : "nchw"), bad);
+	put(o, "workspace", json_boolean(l->workspace), bad);
+	put(o, "stack_limit", l->stack_limit ? json_integer(l->stack_limit) : json_null(), bad);
+	put(o, "optimize", json_string(l->optimize_size ? "size" : "speed"), bad);
 	put(o, "command", text(command), bad);
 	return o;
 }
@@ -204,6 +210,7 @@ int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const ch
 	}
 	put(root, "convgen_version", json_string(CG_VERSION), &bad);
 	put(root, "file", path ? text(path) : json_null(), &bad);
+	put(root, "file_sha256", json_string(x->file_sha256), &bad);
 	put(root, "layer", layer_object(&x->l, command, &bad), &bad);
 	put(root, "build", build_object(x, &bad), &bad);
 	put(root, "seed", seed_value(x->seed), &bad);

@@ -218,11 +218,13 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	setup(&x, &l, o, so);
 	x.ws_bytes = ws_bytes;
 	x.ws_align = ws_align;
+	rc = vf_file_sha256(path, x.file_sha256, msg, msg_len);
 	vf_cc_describe(x.cc, x.cc_version, sizeof x.cc_version, machine, sizeof machine);
 	warn_not_ieee(x.cflags);
-	if (x.memory)
+	if (x.memory && rc == CG_EXIT_OK)
 		vf_memcheck_start(&x, path, dir);
-	rc = build(&x, path, dir, machine, msg, msg_len);
+	if (rc == CG_EXIT_OK)
+		rc = build(&x, path, dir, machine, msg, msg_len);
 	if (rc == CG_EXIT_OK && vf_probe(&x, why, sizeof why) != 0) {
 		snprintf(msg, msg_len, "%s: %s", path, why);
 		rc = CG_EXIT_FAIL;

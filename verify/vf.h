@@ -48,6 +48,7 @@ struct vf_ctx {
 	struct vf_prog mem;           /* the memory check's program, under ASan */
 	const char *mem_cc;           /* the compiler it is built with */
 	size_t ws_bytes, ws_align;    /* --workspace: NAME_WORKSPACE_BYTES and _ALIGN of NAME.h */
+	char file_sha256[65];         /* the SHA-256 of the file proven, in hex */
 };
 /* ---- results (report.c prints them; a JSON printer will read the same) */
 /* VF_RELU_ZERO runs only for the ops that mask dY with [Y > 0] (--activation relu). */
@@ -96,6 +97,9 @@ void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int 
 ** Returns 0, or -1 when jansson runs out of memory (nothing printed). */
 int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const char *command,
                    const struct vf_result *r, int n_results, int n_ops);
+
+/* ---- digest.c: the SHA-256 of the file at 'path' in hex; CG_EXIT_FAIL with msg */
+int vf_file_sha256(const char *path, char hex[65], char *msg, size_t msg_len);
 
 /* ---- progress.c: a progress line on stderr, only when it is a terminal */
 void vf_progress_begin(void);
