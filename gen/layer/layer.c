@@ -402,8 +402,9 @@ static int allowed(const struct option *o, unsigned allow)
 	return o->allow == 0 || (o->allow & allow) != 0;
 }
 
-/* Print 'text' from column 'col' on, words wrapped before column WIDTH (as wide as the usage lines) and
-** each new line indented by INDENT; "%T" becomes the list of targets. */
+/* Print 'text' from column 'col' on, its words wrapped before column WIDTH
+** (the usage lines' width) and each new line indented by INDENT, the column
+** where help texts start; "%T" becomes the list of targets. */
 #define WIDTH 87
 #define INDENT 23
 static void wrap(FILE *out, const char *text, int col)
