@@ -45,7 +45,7 @@ end
 -- The register budget of one block: what the FPU holds for T, less a few for
 -- the compiler's own temporaries.
 local function budget(S)
-  return math.max(4, S.registers - 4)
+  return math.max(S.direct_min_registers, S.registers - S.direct_reserved)
 end
 
 -- Return the blocks of a gather from its row and column segments (plan.lua's
@@ -192,11 +192,11 @@ local function gather_plan(L, S, G)
   -- the block should the compiler load them all early (direct.frame).
   local R, ob = 1, 1
   -- Where every tap is unrolled, gcc loads the next taps' values early: leave
-  -- registers for two taps in flight (1->8 channels 28x28 k3 on a Cortex-M4:
-  -- 4 output channels a block spilled, 2 took 23% fewer instructions).
-  local spread = live < most and 1 or 2
+  -- registers for the taps in flight.
+  local spread = live < most and 1 or S.direct_taps_in_flight
   -- --optimize size: one output at a time, the smallest code.
-  for r = L.optimize == "size" and 1 or math.min(4, math.max(1, regs // 4)), 1, -1 do
+  local most_cols = math.min(S.direct_columns, math.max(1, regs // S.direct_column_registers))
+  for r = L.optimize == "size" and 1 or most_cols, 1, -1 do
     local o = L.optimize == "size" and 1 or divisor_at_most(G.group_out, (regs - spread * r) // (r + spread))
     while o > 1 and direct.frame(S, o * r + live * (o + r)) > S.stack_limit do
       o = divisor_at_most(G.group_out, o - 1)
@@ -363,7 +363,7 @@ end
 local function gw_columns(L, S, sums, kb, taps)
   if L.optimize == "size" then return 1 end
   local regs = budget(S)
-  for r = 4, 2, -1 do
+  for r = S.direct_columns, 2, -1 do
     if sums + kb * r + L.k2 + (r - 1) * L.sw <= regs and direct.frame(S, sums + kb * r + taps * r) <= S.stack_limit then
       return r
     end
@@ -460,7 +460,7 @@ end
 -- positions (a chain of dependent adds would wait on the FPU's latency).
 function direct.grad_bias(L, V, S)
   local st = direct.strides(L)
-  local acc = math.min(4, L.oh * L.ow)
+  local acc = math.min(S.direct_bias_sums, L.oh * L.ow)
   local P = {
     ACC = acc, COUNT = L.oh * L.ow, MAIN = L.oh * L.ow - L.oh * L.ow % acc,
     BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),

@@ -13,10 +13,10 @@ local rolling = require "rolling"
 
 local gather = {}
 
--- Return the largest of 4, 2, 1 that divides 'n': how many output planes one
--- pass of a gather computes, so that each source element loaded feeds several.
-local function channel_block(n)
-  for _, b in ipairs({ 4, 2, 1 }) do
+-- Return the largest of S.channel_blocks that divides 'n': how many output planes
+-- one pass of a gather computes, so that each source element loaded feeds several.
+local function channel_block(S, n)
+  for _, b in ipairs(S.channel_blocks) do
     if n % b == 0 then return b end
   end
 end
@@ -132,7 +132,7 @@ local function gather_groups(blocks, o)
       for _, t in ipairs(g.terms) do
         if not offsets[t.index] then offsets[t.index], n_off = true, n_off + 1 end
       end
-      if n_off <= 16 then g.jmain = g.j0 end
+      if n_off <= o.S.lane_loop_offsets then g.jmain = g.j0 end
       -- Without a second pass (each output written once, from the bias or zero), a row
       -- whose width is not whole vectors ends with one more vector step moved back to
       -- end at j1: it recomputes a few outputs to the same value instead of a scalar tail.
@@ -202,7 +202,7 @@ local function gather_plan(L, S, G)
   local band_pitch = G.band_pitch and G.band_pitch(pitch) or pitch
   local rb = not view and G.bands and band_rows(G.count, band_pitch * size, S.copy_bytes, G.srows)
   if rb then pitch = band_pitch end
-  local nb = channel_block(G.channels)
+  local nb = channel_block(S, G.channels)
   local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
   -- Return the taps, row groups and multiply-adds of gathering 'blocks'.
   local function groups_of(blocks, ptr)
@@ -220,7 +220,7 @@ local function gather_plan(L, S, G)
     -- With a stride, the phases of a padded copy usually cover the same (i, j) range:
     -- one loop then computes every phase, so the strided stores of the phases meet
     -- in contiguous memory (and each source element loaded feeds more taps).
-    local same = G.phases and (view or rb) and #blocks > 1 and #blocks <= 4
+    local same = G.phases and (view or rb) and #blocks > 1 and #blocks <= S.merged_phases
     for _, b in ipairs(blocks) do
       if b.i0 ~= blocks[1].i0 or b.i1 ~= blocks[1].i1 or b.j0 ~= blocks[1].j0 or b.j1 ~= blocks[1].j1
         or #b.taps == 0 then

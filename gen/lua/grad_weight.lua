@@ -36,7 +36,7 @@ local function tap_groups(L, V, S, c)
   -- A large window loops at run time over rectangles of TM x TQ taps (TM divides K1,
   -- TQ divides K2) instead of printing every tap group: code grows with the group, not
   -- with K1*K2.  Only with a padded copy (every tap valid) and unit column stride.
-  if ntaps > 144 and L.sw == 1 then
+  if ntaps > S.gw_loop_taps and L.sw == 1 then
     local best = { tm = 1, tq = 1 }
     for tm = 1, L.k1 do
       for tq = 1, L.k2 do
@@ -279,7 +279,7 @@ end
 -- Return the grad_weight plan of layer L (V: the template names) under schedule S.
 function grad_weight.plan(L, V, S)
   local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
-  local c = { kb = V.KG % 2 == 0 and 2 or 1, ntaps = L.k1 * L.k2, vh = vh,
+  local c = { kb = V.KG % S.gw_channels == 0 and S.gw_channels or 1, ntaps = L.k1 * L.k2, vh = vh,
               pitch = plan.row_pitch((vw + L.sw - 1) // L.sw, S.row_align) }
   tap_groups(L, V, S, c)
   copies(L, S, c)
