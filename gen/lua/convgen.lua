@@ -7,6 +7,7 @@ local gather = require "gather"
 local grad_weight = require "grad_weight"
 local plan = require "plan"
 local sgd = require "sgd"
+local signature = require "signature"
 local targets = require "targets"
 local template = require "template"
 
@@ -54,7 +55,7 @@ local function template_vars(L, scalar)
     N = L.n, C = L.c, K = L.k, G = L.g, H = L.h, W = L.w, K1 = L.k1, K2 = L.k2,
     SH = L.sh, SW = L.sw, PH = L.ph, PW = L.pw, DH = L.dh, DW = L.dw, OH = L.oh, OW = L.ow,
     EH = L.eh, EW = L.ew, NHWC = L.layout == "nhwc",
-    WORKSPACE = L.workspace, WS_PARAM = L.workspace and ", void *workspace" or "",
+    WORKSPACE = L.workspace,
     CG = L.c // L.g, KG = L.k // L.g,
     HW = L.h * L.w, OHOW = L.oh * L.ow, K1K2 = L.k1 * L.k2,
     INPUT_SIZE = L.n * L.c * L.h * L.w,
@@ -66,6 +67,10 @@ local function template_vars(L, scalar)
     IN_CHANNEL = in_channel_expr(L),
     IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
     GROUP_CHANNEL = L.g == 1 and "c" or plan.group_channel(L.k // L.g, L.c // L.g),
+    -- The output channels of input channel c's group: FIRST_K up to LAST_K.
+    FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", L.c // L.g, L.k // L.g),
+    LAST_K = L.g == 1 and tostring(L.k // L.g)
+      or string.format("c / %d * %d + %d", L.c // L.g, L.k // L.g, L.k // L.g),
     OUT_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0),
     W_PLANE = plan.linear({ { "k", L.c // L.g }, { "c", 1 } }, 0),
     Y_INDEX = plan.linear({ { "i", L.ow }, { "j", 1 } }, 0),
@@ -73,8 +78,13 @@ local function template_vars(L, scalar)
   }
   for _, op in ipairs(L.ops) do V.OPS[op] = true end
   V.RELU, V.MOMENTUM = L.relu, L.momentum
-  -- With a fused ReLU the gradient ops take forward's output Y beside dY.
-  V.Y_PARAM = L.relu and string.format("const %s *restrict output, ", L.dtype) or ""
+  -- The parameters of function 'fn' from 'from' up to 'to' (signature.lua), as
+  -- NAME.c defines them (restrict) and as NAME.h declares them; the arguments
+  -- that pass them on.
+  V.PARAMS = function(fn, from, to) return signature.params(L, fn, true, from, to) end
+  V.DECL = function(fn, from, to) return signature.params(L, fn, false, from, to) end
+  V.ARGS = function(fn) return signature.args(L, fn) end
+  V.HEAD = function(fn, part) return signature.head(L, fn, part) end
   -- Return the C expression of dY at 'index' of pointer 'ptr': with a fused ReLU
   -- and 'yptr' (the same offset into Y), dL/dZ, which is dY where Y > 0.
   V.DY = function(ptr, index, yptr)
@@ -294,6 +304,7 @@ local function build(L, texts)
   -- with 'vars' over V.
   local function body(op, vars)
     vars.OP = op
+    vars.FN = vars.FN or op
     if V.SIZE and op ~= "grad_bias" then
       return render("direct_size.c.in", setmetatable(vars, { __index = V }))
     elseif V.DIRECT then

@@ -48,31 +48,6 @@ local function budget(S)
   return math.max(S.direct_min_registers, S.registers - S.direct_reserved)
 end
 
--- Return the blocks of a gather from its row and column segments (plan.lua's
--- forward_axis or grad_input_axis): output position (rstep*u + rphase,
--- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
--- csrc*v + off_q).  Each block is { u0, u1, v0, v1, rows, cols, taps }.
-local function gather_blocks(rsegs, csegs)
-  local blocks = {}
-  for _, rs in ipairs(rsegs) do
-    for _, cs in ipairs(csegs) do
-      for _, r in ipairs(rs.runs) do
-        for _, c in ipairs(cs.runs) do
-          local taps = {}
-          for _, tm in ipairs(r.taps) do
-            for _, tq in ipairs(c.taps) do
-              taps[#taps + 1] = { m = tm.t, q = tq.t, roff = tm.off, coff = tq.off }
-            end
-          end
-          blocks[#blocks + 1] = { u0 = r.first, u1 = r.last + 1, v0 = c.first, v1 = c.last + 1,
-                                  rows = rs, cols = cs, taps = taps, rtaps = r.taps, ctaps = c.taps }
-        end
-      end
-    end
-  end
-  return blocks
-end
-
 -- Return the step of tap index and of source offset from one row of taps of
 -- 'rtaps' to the next, if both are constant (nil otherwise).
 local function row_steps(rtaps)
@@ -90,11 +65,13 @@ local function loops_rows(S, b)
   return S.unroll_taps ~= nil and #b.taps > S.unroll_taps and row_steps(b.rtaps) ~= nil
 end
 
--- Fill in the C text of gather block 'b' of plan 'P': its loops over u and v
+-- Fill in the C text of gather block 'b' (plan.gather_blocks, without widths)
+-- of plan 'P': output position (rstep*u + rphase, cstep*v + cphase) reads, for
+-- tap (m, q), source position (rsrc*u + off_m, csrc*v + off_q).  Its loops over u and v
 -- in register blocks of R columns, OB output channels each.  A block of more
 -- taps than S.unroll_taps runs its rows of taps as a loop, each row unrolled.
 local function gather_text(P, S, b, OB, R, T, madd)
-  local rs, cs = b.rows, b.cols
+  local rs, cs = b.rseg, b.cseg
   -- Index of the position's output, and of its tap (0, 0) source, from u and v.
   b.out = plan.linear({ { "u", rs.step * P.OY }, { "v", cs.step * P.OX } },
                       rs.phase * P.OY + cs.phase * P.OX)
@@ -165,20 +142,20 @@ local function gather_text(P, S, b, OB, R, T, madd)
     return { r = r, init = lines, body = body, stores = stores }
   end
   b.variants = {}
-  local width = b.v1 - b.v0
+  local width = b.j1 - b.j0
   if R > 1 and width >= R then
     b.variants[#b.variants + 1] = variant(R)
-    b.vmain = b.v0 + width // R * R
+    b.vmain = b.j0 + width // R * R
   else
-    b.vmain = b.v0
+    b.vmain = b.j0
   end
-  if b.vmain < b.v1 then b.variants[#b.variants + 1] = variant(1) end
-  return #b.taps * width * (b.u1 - b.u0)
+  if b.vmain < b.j1 then b.variants[#b.variants + 1] = variant(1) end
+  return #b.taps * width * (b.i1 - b.i0)
 end
 
 -- Return the plan of a gather under schedule S, from its geometry G.
 local function gather_plan(L, S, G)
-  local blocks = gather_blocks(G.rows, G.cols)
+  local blocks = plan.gather_blocks(G.rows, G.cols)
   -- Taps of the largest block, and the most whose values live at once (one row
   -- of taps where the rows are a loop).
   local most, live = 0, 0
@@ -234,8 +211,6 @@ function direct.forward(L, V, S)
   local cg, kg = L.c // L.g, L.k // L.g
   local P = {
     OP = "forward", OUT = "output", SRC = "input",
-    PARAMS = string.format("const %s *restrict input, const %s *restrict weight, const %s *restrict bias, "
-      .. "%s *restrict output%s", L.dtype, L.dtype, L.dtype, L.dtype, V.WS_PARAM),
     OUTER = "k", OUTER_COUNT = L.k, SUM = "c", SUM_COUNT = cg,
     -- Bases at (n, outer channel), and the strides of the summed channel.
     SRC_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c } }, 0),
@@ -263,8 +238,6 @@ function direct.grad_input(L, V, S)
   local group = cg == 1 and "c" or ("c / " .. cg)
   local P = {
     OP = "grad_input", OUT = "grad_input", SRC = "grad_output",
-    PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", L.dtype, V.Y_PARAM, L.dtype, L.dtype, V.WS_PARAM),
     SRC_Y = L.relu and "output" or nil,
     OUTER = "c", OUTER_COUNT = L.c, SUM = "k", SUM_COUNT = kg,
     SRC_BASE = plan.linear({ { "n", st.Y.n }, { group, kg * st.Y.c } }, 0), SRC_SUM = st.Y.c,
@@ -330,7 +303,7 @@ local function gw_body(L, V, st, kb, taps, r)
   return body
 end
 
--- Return the grad_weight blocks of 'blocks' (gather_blocks) for the taps that
+-- Return the grad_weight blocks of 'blocks' (plan.gather_blocks) for the taps that
 -- 'keep' accepts, cr columns at a time where a block is that wide, and their
 -- multiply-adds for one output channel block and input channel.
 local function gw_blocks(L, V, st, kb, cr, blocks, keep)
@@ -341,17 +314,17 @@ local function gw_blocks(L, V, st, kb, cr, blocks, keep)
       if keep(t) then taps[#taps + 1] = t end
     end
     if #taps > 0 then
-      local width = b.v1 - b.v0
+      local width = b.j1 - b.j0
       local r = width >= cr and cr or 1
-      local vmain = b.v0 + width // r * r
-      local parts = { { v0 = b.v0, v1 = vmain, step = r, body = gw_body(L, V, st, kb, taps, r) } }
-      if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = gw_body(L, V, st, kb, taps, 1) } end
+      local vmain = b.j0 + width // r * r
+      local parts = { { v0 = b.j0, v1 = vmain, step = r, body = gw_body(L, V, st, kb, taps, r) } }
+      if vmain < b.j1 then parts[2] = { v0 = vmain, v1 = b.j1, step = 1, body = gw_body(L, V, st, kb, taps, 1) } end
       out[#out + 1] = {
-        u0 = b.u0, u1 = b.u1, parts = parts,
+        u0 = b.i0, u1 = b.i1, parts = parts,
         out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
         src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
       }
-      macs = macs + #taps * kb * (b.u1 - b.u0) * width
+      macs = macs + #taps * kb * (b.i1 - b.i0) * width
     end
   end
   return out, macs
@@ -407,7 +380,7 @@ function direct.grad_weight(L, V, S)
       end
     end
     local per_row
-    grp.blocks, per_row = gw_blocks(L, V, st, kb, cr, gather_blocks(row, cols), function() return true end)
+    grp.blocks, per_row = gw_blocks(L, V, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
     for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
     -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
     local lo, hi, valid = {}, {}, 0
@@ -430,7 +403,7 @@ function direct.grad_weight(L, V, S)
   -- Sums, one dY per channel and one source per tap, all of which may spill.
   while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
   local cr = gw_columns(L, S, kb * tg, kb, tg)
-  local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh), cols)
+  local blocks = plan.gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh), cols)
   P.KB, P.TG, P.CR, P.LIVE = kb, tg, cr, kb * tg + kb * cr + tg * cr
   for t0 = 0, ntaps - 1, tg do
     local grp = { accs = {}, stores = {} }
@@ -478,13 +451,8 @@ end
 function direct.size_plan(L, V)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
-  local T = L.dtype
   local group = kg == 1 and "k" or ("k / " .. kg)
   local P = {
-    FORWARD_PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
-      .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM),
-    GRAD_INPUT_PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM),
     -- Elements of I (channel c of k's group, position y, x), Y (k; i, j), W (k, c, m, q).
     X = plan.linear({ { "n", st.I.n }, { group, cg * st.I.c }, { "c", st.I.c }, { "y", st.I.y },
                       { "x", st.I.x } }, 0),

@@ -375,11 +375,8 @@ end
 -- with the names templates/gather_op.c.in renders it with.
 function gather.forward(L, V, S)
   local P = gather_plan(L, S, forward_geometry(L, V))
-  local T = L.dtype
   P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
   P.OP = "forward"
-  P.PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
-    .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", V.OHOW, L.ow
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, V.KG
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", V.CG
@@ -392,19 +389,14 @@ end
 -- Return the grad_input plan of layer L (V: the template names) under schedule S.
 function gather.grad_input(L, V, S)
   local P = gather_plan(L, S, grad_input_geometry(L, V, S))
-  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
-  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
   P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", V.CG)
   P.DY_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0)
   P.W_PLANE = plan.linear({ { "k", V.CG }, { P.C_IN_GROUP, 1 } }, 0)
   P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
-  local T = L.dtype
   P.OP = "grad_input"
-  P.PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-    .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", V.HW, L.w
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, V.CG
-  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", P.FIRST_K, P.FIRST_K .. " + 1", P.LAST_K
+  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", V.FIRST_K, V.FIRST_K .. " + 1", V.LAST_K
   P.EMPTY = "Every window lies in the zero padding: no input reaches Y, dI is zero."
   P.UNUSED = { "weight", "grad_output" }
   P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, V.OHOW)

@@ -297,8 +297,6 @@ function grad_weight.plan(L, V, S)
   P.W_ROW = plan.linear({ { "k", V.CG * c.ntaps }, { "kb", V.CG * c.ntaps },
                           { L.g == 1 and "c" or ("c % " .. V.CG), c.ntaps } }, 0)
   P.PART_ROWS = c.kc * c.tg
-  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
-  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
   copy_loops(L, c, P)
   return P
 end

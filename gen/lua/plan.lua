@@ -109,9 +109,12 @@ end
 
 -- Return the 2-D gather blocks of a plane from its row and column plans:
 -- output (i, j) of a block is plane position (rstep*i + rphase, cstep*j +
--- cphase), and its tap (m, q) reads source element
--- (rsrc*i + off_m)*src_w + csrc*j + off_q.  'out_w' and 'src_w' are the
--- widths of the two planes.
+-- cphase), and its tap (m, q) reads source position (rsrc*i + off_m, csrc*j +
+-- off_q).  Each block keeps its segments (rseg, cseg) and the taps of its row
+-- and column runs (rtaps, ctaps).  With the widths of the two planes, 'out_w'
+-- and 'src_w', a block also has the flat offsets of its outputs and sources
+-- (out_i, out_j, out_off; src_i, src_j; a tap's off); without them (the
+-- scalar schedule, whose indices come from the layout's strides) it has not.
 function plan.gather_blocks(rows, cols, out_w, src_w)
   local blocks = {}
   for _, rs in ipairs(rows) do
@@ -121,16 +124,17 @@ function plan.gather_blocks(rows, cols, out_w, src_w)
           local taps = {}
           for _, tm in ipairs(r.taps) do
             for _, tq in ipairs(c.taps) do
-              taps[#taps + 1] = { m = tm.t, q = tq.t, off = tm.off * src_w + tq.off,
+              taps[#taps + 1] = { m = tm.t, q = tq.t, off = src_w and tm.off * src_w + tq.off,
                                   roff = tm.off, coff = tq.off }
             end
           end
-          blocks[#blocks + 1] = {
-            i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
-            out_i = rs.step * out_w, out_j = cs.step, out_off = rs.phase * out_w + cs.phase,
-            src_i = rs.src_step * src_w, src_j = cs.src_step, src_w = src_w,
-            taps = taps,
-          }
+          local b = { i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
+                      rseg = rs, cseg = cs, rtaps = r.taps, ctaps = c.taps, taps = taps }
+          if out_w then
+            b.out_i, b.out_j, b.out_off = rs.step * out_w, cs.step, rs.phase * out_w + cs.phase
+            b.src_i, b.src_j, b.src_w = rs.src_step * src_w, cs.src_step, src_w
+          end
+          blocks[#blocks + 1] = b
         end
       end
     end

@@ -18,19 +18,11 @@ local function step_text(L, param, velocity, index, value)
     L.dtype, velocity, index, value, velocity, index, param, index)
 end
 
--- Return the render names of op's own function: its head (FN, PARAMS) and
--- STORE(index, value), the statement that ends a sum.
+-- Return the render names of op's own function: STORE(index, value), the
+-- statement that ends a sum.
 function sgd.sums(L, V, op)
-  local T = L.dtype
-  if op == "grad_weight" then
-    return { FN = "void " .. L.name .. "_grad_weight",
-      PARAMS = string.format("const %s *restrict input, %sconst %s *restrict grad_output, %s *restrict grad_weight%s",
-                             T, V.Y_PARAM, T, T, V.WS_PARAM),
-      STORE = function(index, value) return string.format("grad_weight[%s] = %s;", index, value) end }
-  elseif op == "grad_bias" then
-    return { FN = "void " .. L.name .. "_grad_bias",
-      PARAMS = string.format("%sconst %s *restrict grad_output, %s *restrict grad_bias%s", V.Y_PARAM, T, T, V.WS_PARAM),
-      STORE = function(index, value) return string.format("grad_bias[%s] = %s;", index, value) end }
+  if op == "grad_weight" or op == "grad_bias" then
+    return { STORE = function(index, value) return string.format("%s[%s] = %s;", op, index, value) end }
   end
   return {}
 end
@@ -43,27 +35,20 @@ function sgd.tile_elements(V)
   return V.GW.KC * V.K1K2
 end
 
--- Return sgd_update's parts: the render names of its weight and bias functions
--- (grad_weight's and grad_bias's with the step as their store) and the text of
--- the function that calls them.
+-- Return sgd_update's parts: the render names of its weight and bias functions,
+-- grad_weight's and grad_bias's with the step as their store, static (PART) and
+-- named FN.
 function sgd.step(L, V)
-  local T, name = L.dtype, L.name
-  local scalars = L.momentum and string.format("%s lr, %s momentum", T, T) or string.format("%s lr", T)
-  local function velocity(v) return L.momentum and string.format("%s *restrict %s, ", T, v) or "" end
   local weight = {
     -- The vector schedule's sums end in a transpose the compiler vectorizes; a
     -- step there would be scalar.  They fill a tile of whole rows of dW instead
     -- (one chunk of output channels), and the step runs along the rows.
     TILE = sgd.tile_elements(V) > 0,
-    FN = name .. "_PART void " .. name .. "_sgd_weight",
-    PARAMS = string.format("const %s *restrict input, %sconst %s *restrict grad_output, %s *restrict weight, %s%s%s",
-                           T, V.Y_PARAM, T, T, velocity("velocity_w"), scalars, V.WS_PARAM),
+    FN = "sgd_weight", PART = true,
     STORE = function(index, value) return step_text(L, "weight", "velocity_w", index, value) end,
   }
   local bias = {
-    FN = name .. "_PART void " .. name .. "_sgd_bias",
-    PARAMS = string.format("%sconst %s *restrict grad_output, %s *restrict bias, %s%s%s",
-                           V.Y_PARAM, T, T, velocity("velocity_b"), scalars, V.WS_PARAM),
+    FN = "sgd_bias", PART = true,
     STORE = function(index, value) return step_text(L, "bias", "velocity_b", index, value) end,
   }
   return { weight = weight, bias = bias }
