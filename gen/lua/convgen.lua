@@ -277,19 +277,17 @@ local function build(L, texts)
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
   end
-  -- Render sub-template 'name' with 'vars' (over V) as C text indented by 'indent'
-  -- spaces, without the last newline (the template line that calls it ends the text).
-  local function sub(name, vars, indent)
+  -- Render sub-template 'name' with 'vars' (over V), without the last newline:
+  -- the template line whose hole it fills ends it, and indents it (template.lua).
+  local function sub(name, vars)
     local text = render(name, setmetatable(vars, { __index = V }))
-    local pad = string.rep(" ", indent)
-    text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
     return (text:gsub("\n$", ""))
   end
-  V.GATHER = function(groups, first, indent, act)
-    return sub("gather.c.in", { GROUPS = groups, FIRST = first, ACT_STORES = act }, indent)
+  V.GATHER = function(groups, first, act)
+    return sub("gather.c.in", { GROUPS = groups, FIRST = first, ACT_STORES = act })
   end
-  V.BANDS = function(P, buf, src, out_w, first, indent, act)
-    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act }, indent)
+  V.BANDS = function(P, buf, src, out_w, first, act)
+    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act })
   end
   local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
     or workspace(V)
