@@ -289,6 +289,7 @@ local function build(L, texts)
   V.BANDS = function(P, buf, src, out_w, first, act)
     return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act })
   end
+  V.STEPS = function(steps) return sub("direct_steps.c.in", { STEPS = steps }) end
   local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
     or workspace(V)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align

@@ -65,26 +65,57 @@ local function loops_rows(S, b)
   return S.unroll_taps ~= nil and #b.taps > S.unroll_taps and row_steps(b.rtaps) ~= nil
 end
 
--- Fill in the C text of gather block 'b' (plan.gather_blocks, without widths)
--- of plan 'P': output position (rstep*u + rphase, cstep*v + cphase) reads, for
--- tap (m, q), source position (rsrc*u + off_m, csrc*v + off_q).  Its loops over u and v
--- in register blocks of R columns, OB output channels each.  A block of more
--- taps than S.unroll_taps runs its rows of taps as a loop, each row unrolled.
-local function gather_text(P, S, b, OB, R, T, madd)
+-- Return one step of a block: the values 'loads' loads ({ name, src, index,
+-- mask }: src[index], masked with the same element of 'mask' under a fused
+-- ReLU) and the multiply-adds 'madds' then makes ({ acc, a, b }: acc += a*b).
+local function step(loads, madds)
+  return { loads = loads, madds = madds }
+end
+
+-- Return the step of one tap of a gather block of OB output channels and r
+-- columns: the tap's OB weights at 'wbase' + 'woff', its r sources at 'sbase'
+-- + 'soff' (column k 'sx' further), then every sum's multiply-add.  'tag' ends
+-- the names of the tap's values.
+local function gather_tap(P, OB, r, wbase, woff, sbase, soff, sx, tag)
+  local loads, madds = {}, {}
+  for o = 0, OB - 1 do
+    loads[#loads + 1] = { name = "w" .. o .. tag, src = "weight", index = wbase .. " + " .. (o * P.WO + woff) }
+  end
+  for k = 0, r - 1 do
+    loads[#loads + 1] = { name = "x" .. k .. tag, src = P.SRC, mask = P.SRC_Y,
+                          index = sbase .. " + " .. (soff + k * sx) }
+  end
+  for o = 0, OB - 1 do
+    for k = 0, r - 1 do
+      madds[#madds + 1] = { acc = string.format("a%d_%d", o, k), a = "x" .. k .. tag, b = "w" .. o .. tag }
+    end
+  end
+  return step(loads, madds)
+end
+
+-- Set the loops of gather block 'b' (plan.gather_blocks, without widths) of plan
+-- 'P' and return its multiply-adds per pass: output position (rstep*u + rphase,
+-- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
+-- csrc*v + off_q).  Its loops over u and v run in register blocks of R columns,
+-- OB output channels each: b.variants, each with its sums (name, init), its
+-- steps or, for a block of more taps than S.unroll_taps, a loop over its rows
+-- of taps (rows: count, w_step, s_step and the steps of one row), and its
+-- stores (the sum acc into output oi + off).
+local function gather_loops(P, S, b, OB, R)
   local rs, cs = b.rseg, b.cseg
   -- Index of the position's output, and of its tap (0, 0) source, from u and v.
   b.out = plan.linear({ { "u", rs.step * P.OY }, { "v", cs.step * P.OX } },
                       rs.phase * P.OY + cs.phase * P.OX)
   b.src = plan.linear({ { "u", rs.src_step * P.SY }, { "v", cs.src_step * P.SX } }, 0)
-  b.full = {}
+  local sx = cs.src_step * P.SX
   local function variant(r)
-    local lines, stores = {}, {}
+    local var = { r = r, sums = {}, steps = {}, stores = {} }
     for o = 0, OB - 1 do
       for k = 0, r - 1 do
-        lines[#lines + 1] = string.format("%s a%d_%d = %s;", T, o, k, P.init(o))
+        var.sums[#var.sums + 1] = { name = string.format("a%d_%d", o, k), init = P.BIAS and "b" .. o or "0" }
+        var.stores[#var.stores + 1] = { acc = string.format("a%d_%d", o, k), off = o * P.OO + k * cs.step * P.OX }
       end
     end
-    local body = {}
     if loops_rows(S, b) then
       local dm, doff = row_steps(b.rtaps)
       local t0 = b.rtaps[1]
@@ -95,51 +126,18 @@ local function gather_text(P, S, b, OB, R, T, madd)
       if doff * P.SY < 0 then
         t0, dm, doff = b.rtaps[#b.rtaps], -dm, -doff
       end
-      body[#body + 1] = "int mr;"
-      body[#body + 1] = string.format("for (mr = 0; mr < %d; ++mr) {", #b.rtaps)
-      body[#body + 1] = string.format("    const int wr = wi + mr * %d;", dm * P.WM)
-      body[#body + 1] = string.format("    const int sr = si + mr * %d;", doff * P.SY)
+      var.rows = { count = #b.rtaps, w_step = dm * P.WM, s_step = doff * P.SY, steps = {} }
       for _, tq in ipairs(b.ctaps) do
-        for o = 0, OB - 1 do
-          body[#body + 1] = string.format("    const %s w%d_q%d = weight[wr + %d];", T, o, tq.t,
-                                          o * P.WO + t0.t * P.WM + tq.t * P.WQ)
-        end
-        for k = 0, r - 1 do
-          body[#body + 1] = string.format("    const %s x%d_q%d = %s;", T, k, tq.t,
-                                          P.read("sr + " .. (t0.off * P.SY + (tq.off + k * cs.src_step) * P.SX)))
-        end
-        for o = 0, OB - 1 do
-          for k = 0, r - 1 do
-            body[#body + 1] = string.format("    a%d_%d = %s(x%d_q%d, w%d_q%d, a%d_%d);",
-                                            o, k, madd, k, tq.t, o, tq.t, o, k)
-          end
-        end
+        var.rows.steps[#var.rows.steps + 1] = gather_tap(P, OB, r, "wr", t0.t * P.WM + tq.t * P.WQ,
+          "sr", t0.off * P.SY + tq.off * P.SX, sx, "_q" .. tq.t)
       end
-      body[#body + 1] = "}"
-    end
-    for _, t in ipairs(#body == 0 and b.taps or {}) do
-      for o = 0, OB - 1 do
-        body[#body + 1] = string.format("const %s w%d_m%d_q%d = weight[wi + %d];", T, o, t.m, t.q,
-                                        o * P.WO + t.m * P.WM + t.q * P.WQ)
-      end
-      for k = 0, r - 1 do
-        body[#body + 1] = string.format("const %s x%d_m%d_q%d = %s;", T, k, t.m, t.q,
-                                        P.read("si + " .. (t.roff * P.SY + (t.coff + k * cs.src_step) * P.SX)))
-      end
-      for o = 0, OB - 1 do
-        for k = 0, r - 1 do
-          body[#body + 1] = string.format("a%d_%d = %s(x%d_m%d_q%d, w%d_m%d_q%d, a%d_%d);",
-                                          o, k, madd, k, t.m, t.q, o, t.m, t.q, o, k)
-        end
+    else
+      for _, t in ipairs(b.taps) do
+        var.steps[#var.steps + 1] = gather_tap(P, OB, r, "wi", t.m * P.WM + t.q * P.WQ,
+          "si", t.roff * P.SY + t.coff * P.SX, sx, string.format("_m%d_q%d", t.m, t.q))
       end
     end
-    for o = 0, OB - 1 do
-      for k = 0, r - 1 do
-        stores[#stores + 1] = string.format("%s[oi + %d] = %s;", P.OUT,
-                                            o * P.OO + k * cs.step * P.OX, P.out(string.format("a%d_%d", o, k)))
-      end
-    end
-    return { r = r, init = lines, body = body, stores = stores }
+    return var
   end
   b.variants = {}
   local width = b.j1 - b.j0
@@ -193,7 +191,7 @@ local function gather_plan(L, S, G)
   for _, b in ipairs(blocks) do
     local full = #b.taps == most
     local pass = full and inner or border
-    P.MACS = P.MACS + gather_text(P, S, b, pass.ob, full and R or 1, L.dtype, L.name .. "_MADD")
+    P.MACS = P.MACS + gather_loops(P, S, b, pass.ob, full and R or 1)
     pass.blocks[#pass.blocks + 1] = b
   end
   P.PASSES = { inner }
@@ -218,10 +216,8 @@ function direct.forward(L, V, S)
     OUT_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     SY = st.I.y, SX = st.I.x, OY = st.Y.y, OX = st.Y.x, OO = st.Y.c,
     WO = st.W.k, WM = st.W.m, WQ = st.W.q,
-    BIAS = true,
-    init = function(o) return "b" .. o end,
-    read = function(index) return string.format("input[%s]", index) end,
-    out = V.ACT,
+    -- Sums start from the bias; the stores apply the fused activation.
+    BIAS = true, ACT = true,
   }
   return gather_plan(L, S, {
     P = P, group_out = kg, sum_count = cg, out_count = L.k,
@@ -246,9 +242,6 @@ function direct.grad_input(L, V, S)
     OUT_BASE = plan.linear({ { "n", st.I.n }, { "c", st.I.c } }, 0),
     SY = st.Y.y, SX = st.Y.x, OY = st.I.y, OX = st.I.x, OO = st.I.c,
     WO = st.W.c, WM = st.W.m, WQ = st.W.q,
-    init = function() return "0" end,
-    read = function(index) return V.DY("grad_output", index, "output") end,
-    out = function(a) return a end,
   }
   if cg == 1 then P.W_BASE = plan.linear({ { "c", kg * st.W.k } }, 0) end
   return gather_plan(L, S, {
@@ -258,35 +251,35 @@ function direct.grad_input(L, V, S)
   })
 end
 
--- Return the C lines that step r positions of a grad_weight block: the dY of
--- KB channels at the r positions, then row by row of 'taps', the distinct
--- sources the row's taps read there, each loaded once, and every tap's sums.
-local function gw_body(L, V, st, kb, taps, r)
-  local T, madd = L.dtype, L.name .. "_MADD"
+-- Return the steps of r positions of a grad_weight block: the dY of KB channels
+-- at the r positions, then row by row of 'taps', the distinct sources the row's
+-- taps read there, each loaded once, and every tap's sums.
+local function gw_steps(L, st, kb, taps, r)
   local function src(m, col)
     return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
   end
-  local body = {}
+  local dys = {}
   for o = 0, kb - 1 do
     for k = 0, r - 1 do
-      body[#body + 1] = string.format("const %s d%d_%d = %s;", T, o, k,
-                                      V.DY("grad_output", string.format("di + %d + oi", o * st.Y.c + k * st.Y.x), "output"))
+      dys[#dys + 1] = { name = string.format("d%d_%d", o, k), src = "grad_output", mask = "output",
+                        index = string.format("di + %d + oi", o * st.Y.c + k * st.Y.x) }
     end
   end
+  local steps = { step(dys, {}) }
   local rows, order = {}, {}
   for _, t in ipairs(taps) do
     if not rows[t.m] then rows[t.m] = {}; order[#order + 1] = t.m end
     table.insert(rows[t.m], t)
   end
   for _, m in ipairs(order) do
-    local loaded = {}
+    local loads, madds, loaded = {}, {}, {}
     for _, t in ipairs(rows[m]) do
       for k = 0, r - 1 do
         local col = t.coff + k * L.sw
         if not loaded[col] then
           loaded[col] = true
-          body[#body + 1] = string.format("const %s %s = input[xi + %d + si];", T, src(m, col),
-                                          t.roff * st.I.y + col * st.I.x)
+          loads[#loads + 1] = { name = src(m, col), src = "input",
+                                index = string.format("xi + %d + si", t.roff * st.I.y + col * st.I.x) }
         end
       end
     end
@@ -294,19 +287,20 @@ local function gw_body(L, V, st, kb, taps, r)
     for k = 0, r - 1 do
       for _, t in ipairs(rows[m]) do
         for o = 0, kb - 1 do
-          body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d_%d, %s, a%d_m%d_q%d);",
-                                          o, t.m, t.q, madd, o, k, src(m, t.coff + k * L.sw), o, t.m, t.q)
+          madds[#madds + 1] = { acc = string.format("a%d_m%d_q%d", o, t.m, t.q),
+                                a = string.format("d%d_%d", o, k), b = src(m, t.coff + k * L.sw) }
         end
       end
     end
+    steps[#steps + 1] = step(loads, madds)
   end
-  return body
+  return steps
 end
 
 -- Return the grad_weight blocks of 'blocks' (plan.gather_blocks) for the taps that
 -- 'keep' accepts, cr columns at a time where a block is that wide, and their
 -- multiply-adds for one output channel block and input channel.
-local function gw_blocks(L, V, st, kb, cr, blocks, keep)
+local function gw_blocks(L, st, kb, cr, blocks, keep)
   local out, macs = {}, 0
   for _, b in ipairs(blocks) do
     local taps = {}
@@ -317,8 +311,8 @@ local function gw_blocks(L, V, st, kb, cr, blocks, keep)
       local width = b.j1 - b.j0
       local r = width >= cr and cr or 1
       local vmain = b.j0 + width // r * r
-      local parts = { { v0 = b.j0, v1 = vmain, step = r, body = gw_body(L, V, st, kb, taps, r) } }
-      if vmain < b.j1 then parts[2] = { v0 = vmain, v1 = b.j1, step = 1, body = gw_body(L, V, st, kb, taps, 1) } end
+      local parts = { { v0 = b.j0, v1 = vmain, step = r, steps = gw_steps(L, st, kb, taps, r) } }
+      if vmain < b.j1 then parts[2] = { v0 = vmain, v1 = b.j1, step = 1, steps = gw_steps(L, st, kb, taps, 1) } end
       out[#out + 1] = {
         u0 = b.i0, u1 = b.i1, parts = parts,
         out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
@@ -355,7 +349,6 @@ function direct.grad_weight(L, V, S)
   local regs = budget(S)
   local ntaps = L.k1 * L.k2
   local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
-  local T = L.dtype
   local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
   local P = {
     GROUPS = {}, MACS = 0,
@@ -374,13 +367,13 @@ function direct.grad_weight(L, V, S)
     local grp = { accs = {}, stores = {} }
     for o = 0, kb - 1 do
       for q = 0, L.k2 - 1 do
-        grp.accs[#grp.accs + 1] = string.format("%s a%d_m0_q%d = 0;", T, o, q)
+        grp.accs[#grp.accs + 1] = string.format("a%d_m0_q%d", o, q)
         grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
                                         value = string.format("a%d_m0_q%d", o, q) }
       end
     end
     local per_row
-    grp.blocks, per_row = gw_blocks(L, V, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
+    grp.blocks, per_row = gw_blocks(L, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
     for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
     -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
     local lo, hi, valid = {}, {}, 0
@@ -411,13 +404,13 @@ function direct.grad_weight(L, V, S)
     for t = t0, t1 do
       local m, q = t // L.k2, t % L.k2
       for o = 0, kb - 1 do
-        grp.accs[#grp.accs + 1] = string.format("%s a%d_m%d_q%d = 0;", T, o, m, q)
+        grp.accs[#grp.accs + 1] = string.format("a%d_m%d_q%d", o, m, q)
         grp.stores[#grp.stores + 1] = { index = "wi + " .. (o * st.W.k + m * st.W.m + q * st.W.q),
                                         value = string.format("a%d_m%d_q%d", o, m, q) }
       end
     end
     local macs
-    grp.blocks, macs = gw_blocks(L, V, st, kb, cr, blocks, function(t)
+    grp.blocks, macs = gw_blocks(L, st, kb, cr, blocks, function(t)
       local i = t.m * L.k2 + t.q
       return i >= t0 and i <= t1
     end)
