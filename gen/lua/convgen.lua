@@ -67,6 +67,13 @@ local function template_vars(L, scalar)
     IN_CHANNEL = in_channel_expr(L),
     IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
     GROUP_CHANNEL = L.g == 1 and "c" or plan.group_channel(L.k // L.g, L.c // L.g),
+    -- The comments' formulas: the input row and column that output (i, j) reads
+    -- for tap (m, q); input channel c of group g; dI's rows and columns by phase.
+    ROW_OF = plan.formula({ { "i", L.sh }, { "m", L.dh } }, -L.ph),
+    COL_OF = plan.formula({ { "j", L.sw }, { "q", L.dw } }, -L.pw),
+    CHANNEL_OF = plan.formula({ { "g", L.c // L.g }, { "c", 1 } }, 0),
+    PHASE_ROW = plan.formula({ { "u", L.sh }, { "r", 1 } }, 0),
+    PHASE_COL = plan.formula({ { "v", L.sw }, { "s", 1 } }, 0),
     -- The output channels of input channel c's group: FIRST_K up to LAST_K.
     FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", L.c // L.g, L.k // L.g),
     LAST_K = L.g == 1 and tostring(L.k // L.g)
@@ -93,6 +100,15 @@ local function template_vars(L, scalar)
     end
     return string.format("%s[%s]", ptr, index)
   end
+  -- Return the sum of the C values 'names', added in pairs ((a + b) + (c + d)),
+  -- so that no add waits on all the others.
+  local function pairwise(names, i, j, nested)
+    if i == j then return names[i] end
+    local mid = (i + j) // 2
+    local sum = pairwise(names, i, mid, true) .. " + " .. pairwise(names, mid + 1, j, true)
+    return nested and "(" .. sum .. ")" or sum
+  end
+  V.PAIRWISE = function(names) return pairwise(names, 1, #names, false) end
   -- Return forward's output from its sum 'z': max(0, z) with a fused ReLU.
   V.ACT = function(z) return L.relu and string.format("%s_RELU(%s)", L.name, z) or z end
 

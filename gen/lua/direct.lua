@@ -357,6 +357,7 @@ function direct.grad_weight(L, V, S)
     D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
   }
+  P.XI = P.X_BASE
   if rows then
     local kb = divisor_at_most(kg, math.max(1, regs // (L.k2 + 1)))
     while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
@@ -385,6 +386,8 @@ function direct.grad_weight(L, V, S)
       valid = valid + b + 1 - a
     end
     P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
+    -- Tap row m's first source: its offset m*dh rows.
+    P.XI = P.X_BASE .. " + m * " .. P.ROWS.X_STEP
     P.GROUPS[1] = grp
     P.HAS_TAPS = #grp.blocks > 0 and valid > 0
     P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
@@ -432,8 +435,13 @@ function direct.grad_bias(L, V, S)
     BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     -- Positions (i, j) in order are evenly spaced in either layout.
     STEP = L.layout == "nhwc" and L.k or 1, LIVE = acc + 1,
-    SUM_TEXT = ({ "s0", "s0 + s1", "(s0 + s1) + s2", "(s0 + s1) + (s2 + s3)" })[acc],
+    SUMS = {}, READS = {},
   }
+  for a = 0, acc - 1 do
+    P.SUMS[#P.SUMS + 1] = "s" .. a
+    P.READS[#P.READS + 1] = { sum = "s" .. a, index = "base + " .. plan.linear({ { "p", P.STEP } }, a * P.STEP) }
+  end
+  P.TAIL_READ = "base + " .. plan.linear({ { "p", P.STEP } }, 0)
   return P
 end
 
@@ -454,6 +462,14 @@ function direct.size_plan(L, V)
     -- Source row and column of tap (m, q) at output (i, j).
     ROW = plan.linear({ { "i", L.sh }, { "m", L.dh } }, -L.ph),
     COL = plan.linear({ { "j", L.sw }, { "q", L.dw } }, -L.pw),
+    -- Source row and column of tap 0 at output (i, j).
+    Y0 = plan.linear({ { "i", L.sh } }, -L.ph),
+    X0 = plan.linear({ { "j", L.sw } }, -L.pw),
+    -- Source row of tap m at output row i0, and at the row before i1; columns alike.
+    FIRST_ROW = plan.linear({ { "i0", L.sh }, { "m", L.dh } }, -L.ph),
+    LAST_ROW = plan.linear({ { "i1", L.sh }, { "m", L.dh } }, -L.ph - L.sh),
+    FIRST_COL = plan.linear({ { "j0", L.sw }, { "q", L.dw } }, -L.pw),
+    LAST_COL = plan.linear({ { "j1", L.sw }, { "q", L.dw } }, -L.pw - L.sw),
   }
   return P
 end

@@ -371,6 +371,20 @@ local function grad_input_geometry(L, V, S)
   }
 end
 
+-- Set P.PASSES, the passes over the source channels: the first (sums start from
+-- the bias or zero), then a loop over the others up to loop_end.  A fused ReLU
+-- ('fused') ends the sums of the last channel, so under one that channel is a
+-- pass of its own after the loop (at); 'act': the pass's stores apply it.
+local function passes(P, fused)
+  P.PASSES = { { first = true, act = fused and not P.SECOND_PASS } }
+  if P.SECOND_PASS and fused then
+    if P.INNER_END > 2 then P.PASSES[2] = { loop_end = P.INNER_END - 1 } end
+    P.PASSES[#P.PASSES + 1] = { at = P.INNER_END - 1, act = true }
+  elseif P.SECOND_PASS then
+    P.PASSES[2] = { loop_end = P.INNER_END }
+  end
+end
+
 -- Return the forward plan of layer L (V: the template names) under schedule S,
 -- with the names templates/gather_op.c.in renders it with.
 function gather.forward(L, V, S)
@@ -383,6 +397,7 @@ function gather.forward(L, V, S)
   P.EMPTY, P.UNUSED = "Every window lies in the zero padding: Y is the bias alone.", { "input", "weight" }
   P.SRC_PLANE = string.format("input + (%s) * %d", V.IN_CHANNEL, V.HW)
   P.W_PLANE = V.W_PLANE
+  passes(P, L.relu)
   return P
 end
 
@@ -405,6 +420,7 @@ function gather.grad_input(L, V, S)
     P.UNUSED[#P.UNUSED + 1] = "output"
     P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, V.OHOW)
   end
+  passes(P, false)
   return P
 end
 

@@ -183,11 +183,13 @@ local function tap_group(L, V, S, c, blocks, t0)
     local m, q = t // L.k2, t % L.k2
     if tloop then m, q = (t - t0) // tloop.tq, (t - t0) % tloop.tq end
     index[m * L.k2 + q] = t - t0
-    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0, tap = t,
+    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
       dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
                          { L.g == 1 and "c" or ("c % " .. V.CG), ntaps },
                          { "tm", tloop and L.k2 or 0 }, { "tq", tloop and 1 or 0 } }, m * L.k2 + q),
-      part = plan.linear({ { "kb", grp.n } }, t - t0) }
+      part = plan.linear({ { "kb", grp.n } }, t - t0),
+      -- Where the tap's sum lands in sgd_update's tile of whole dW rows.
+      tile = plan.linear({ { "kb", ntaps } }, t) }
   end
   for _, b in ipairs(blocks) do
     local bt = {}
@@ -297,6 +299,8 @@ function grad_weight.plan(L, V, S)
   P.W_ROW = plan.linear({ { "k", V.CG * c.ntaps }, { "kb", V.CG * c.ntaps },
                           { L.g == 1 and "c" or ("c % " .. V.CG), c.ntaps } }, 0)
   P.PART_ROWS = c.kc * c.tg
+  -- sgd_update's tile of whole dW rows, KC channels of K1*K2 taps: tap t of row kb.
+  P.DWT = { size = c.kc * c.ntaps, element = string.format("dwt[kb * %d + t]", c.ntaps) }
   copy_loops(L, c, P)
   return P
 end

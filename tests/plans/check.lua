@@ -548,7 +548,7 @@ local function sim_direct_grad_weight(L, V, P, want)
           if #grp.blocks > 0 then
             for n = 0, L.n - 1 do
               E.n = n
-              E.xi = ev(P.X_BASE) + (P.ROWS and m * P.ROWS.X_STEP or 0)
+              E.xi = ev(P.XI)
               E.di = ev(P.D_BASE)
               for _, b in ipairs(grp.blocks) do
                 for u = bound(b.u0, m), bound(b.u1, m) - 1 do
