@@ -293,10 +293,11 @@ local function build(L, texts)
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
   end
-  -- Render sub-template 'name' with 'vars' (over V), without the last newline:
+  -- Render sub-template 'name' with 'vars' (over 'parent', the names of the
+  -- template that includes it, or V), without the last newline:
   -- the template line whose hole it fills ends it, and indents it (template.lua).
-  local function sub(name, vars)
-    local text = render(name, setmetatable(vars, { __index = V }))
+  local function sub(name, vars, parent)
+    local text = render(name, setmetatable(vars, { __index = parent or V }))
     return (text:gsub("\n$", ""))
   end
   V.GATHER = function(groups, first, act)
@@ -306,6 +307,7 @@ local function build(L, texts)
     return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act })
   end
   V.STEPS = function(steps) return sub("direct_steps.c.in", { STEPS = steps }) end
+  V.LANE_LOOP = function(lane) return sub("grad_weight_lanes.c.in", { LANE = lane }) end
   local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
     or workspace(V)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
@@ -327,6 +329,8 @@ local function build(L, texts)
       return render("direct.c.in", setmetatable(vars, { __index = V }))
     end
     vars.P = PLAN_OF[op] and V[PLAN_OF[op]]
+    -- A tap group sees its function's names: TILE and STORE end its sums.
+    vars.TAP_GROUP = function(grp) return sub("grad_weight_group.c.in", { grp = grp }, vars) end
     return render(TEMPLATE_OF[op], setmetatable(vars, { __index = V }))
   end
   local bodies, stack = {}, {}

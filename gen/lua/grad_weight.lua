@@ -112,22 +112,28 @@ local function roll_rows(S, c, b, bt, g, dpitch)
           and g.i1 - g.i0 >= 2) then
     return
   end
-  -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.
-  local win = rolling.window(b.taps, b.src_i, 1)
+  -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.  The
+  -- copy is read through a restrict pointer (see copies).
+  local win = rolling.window(b.taps, b.src_i, 1, c.view and "xs" or "xn")
   if not win then return end
-  g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, win.carried, win.loads, win.rotate, {}
-  g.roll_dy = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
+  g.roll, g.carried = true, win.carried
+  local index = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
   local slot = {}
   for _, t in ipairs(bt) do slot[t.off] = t.slot end
-  g.roll_dys = {}
+  local dys, terms = {}, {}
   for kbo = 0, c.kb - 1 do
-    g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo),
-                                    ysrc = string.format("y%dp", kbo) }
+    dys[#dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo),
+                      ysrc = not c.dyv and string.format("y%dp", kbo) or nil, index = index }
     for _, t in ipairs(b.taps) do
-      g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
-        e = g.roll_dys[#g.roll_dys].name, x = win.x(t) }
+      terms[#terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
+        e = dys[#dys].name, x = win.x(t) }
     end
   end
+  -- At the top of a strip the carried rows fill; after each row they move up.
+  local fills = {}
+  for _, cr in ipairs(win.carried) do fills[#fills + 1] = { dst = cr.name, value = cr.src .. "[" .. cr.index .. "]" } end
+  g.fill_lane = { count = S.lanes, loads = {}, dys = {}, terms = {}, sets = fills }
+  g.roll_lane = { count = S.lanes, loads = win.loads, dys = dys, terms = terms, sets = win.rotate }
   rolling.strip_rows(g, g.i0, g.i1, b.src_i, win.rows, S)
 end
 
@@ -143,28 +149,33 @@ local function block_groups(L, S, c, b, bt, grp)
   local jmain = b.j0 + ((b.j1 - b.j0) // lanes) * lanes
   for _, pr in ipairs(parts) do
     local g = { i0 = pr[1], i1 = pr[2], step = pr[3], j0 = b.j0, jmain = jmain,
-                tail = b.j1 - jmain, src_i = b.src_i, row = {}, dys = {}, terms = {} }
+                tail = b.j1 - jmain, src_i = b.src_i }
     g.xr = plan.linear({ { "i", b.src_i }, { "tm", c.tloop and L.dh * c.pitch or 0 },
                          { "tq", c.tloop and L.dw or 0 } }, 0)
     local dpitch = c.dyv and c.pitch or L.ow
     g.dr = plan.linear({ { "i", dpitch } }, 0)
-    g.tail_dys, g.tail_terms = {}, {}
+    -- The lane loops of a row: over whole vectors from j, and the tail at jmain.
+    -- dY is masked where it is read, unless its copy dyv is masked already.
+    local main = { count = lanes, loads = {}, dys = {}, terms = {}, sets = {} }
+    local tail = { count = g.tail, loads = {}, dys = {}, terms = {}, sets = {} }
     for kbo = 0, c.kb - 1 do
       for r = 0, g.step - 1 do
         local e = string.format("e_k%d_r%d", kbo, r)
-        g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
+        local ysrc = not c.dyv and "y" .. kbo or nil
+        main.dys[#main.dys + 1] = { name = e, src = "d" .. kbo, ysrc = ysrc,
           index = plan.linear({ { "j", 1 }, { "l", 1 } }, r * dpitch) }
-        g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
+        tail.dys[#tail.dys + 1] = { name = e, src = "d" .. kbo, ysrc = ysrc,
           index = plan.linear({ { "l", 1 } }, jmain + r * dpitch) }
         for _, t in ipairs(bt) do
           local acc = string.format("a_k%d_r%d_t%d", kbo, r, t.slot)
-          g.terms[#g.terms + 1] = { acc = acc, e = e,
-            index = plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) }
-          g.tail_terms[#g.tail_terms + 1] = { acc = acc, e = e,
-            index = plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) }
+          main.terms[#main.terms + 1] = { acc = acc, e = e,
+            x = "xr[" .. plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) .. "]" }
+          tail.terms[#tail.terms + 1] = { acc = acc, e = e,
+            x = "xr[" .. plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) .. "]" }
         end
       end
     end
+    g.main_lane, g.tail_lane = main, tail
     macs = macs + ((g.i1 - g.i0) // g.step) * (c.dyv and L.ow or b.j1 - b.j0) * g.step * #bt
       * (c.tloop and c.ntaps // c.tg or 1)
     roll_rows(S, c, b, bt, g, dpitch)
@@ -178,6 +189,8 @@ end
 local function tap_group(L, V, S, c, blocks, t0)
   local kb, ntaps, tloop = c.kb, c.ntaps, c.tloop
   local grp = { taps = {}, blocks = {}, n = math.min(c.tg, ntaps - t0) }
+  -- Rows of 'part' the group's lane sums take: KC channels of its taps.
+  grp.part_rows = c.kc * grp.n
   local index, macs = {}, 0
   for t = t0, t0 + grp.n - 1 do
     local m, q = t // L.k2, t % L.k2
