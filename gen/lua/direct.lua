@@ -204,7 +204,7 @@ local function gather_plan(L, S, G)
 end
 
 -- Return the forward plan: Y[n,k] gathered from the input channels of k's group.
-function direct.forward(L, V, S)
+function direct.forward(L, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local P = {
@@ -228,7 +228,7 @@ end
 
 -- Return the grad_input plan: dI[n,ch] gathered, phase by phase, from dY of
 -- the output channels of ch's group.
-function direct.grad_input(L, V, S)
+function direct.grad_input(L, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local group = cg == 1 and "c" or ("c / " .. cg)
@@ -343,7 +343,7 @@ end
 -- and every position; each dY element loaded feeds all of them.  Beyond the
 -- target's unroll_taps, a group is one row of taps, and the rows are a loop,
 -- each over the output rows where it is valid (ROWS: a table of them).
-function direct.grad_weight(L, V, S)
+function direct.grad_weight(L, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local regs = budget(S)
@@ -427,7 +427,7 @@ end
 
 -- Return the grad_bias plan: ACC independent sums over each output channel's
 -- positions (a chain of dependent adds would wait on the FPU's latency).
-function direct.grad_bias(L, V, S)
+function direct.grad_bias(L, S)
   local st = direct.strides(L)
   local acc = math.min(S.direct_bias_sums, L.oh * L.ow)
   local P = {
@@ -449,7 +449,7 @@ end
 -- are bounded at run time, once per output row and column, so its size does
 -- not grow with the border cases; grad_input scatters each dY element over the
 -- inputs its window read (as forward's loops walk them).
-function direct.size_plan(L, V)
+function direct.size_plan(L)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local group = kg == 1 and "k" or ("k / " .. kg)

@@ -284,12 +284,13 @@ end
 
 -- The geometry of forward: Y (OH x OW) gathered from I (H x W), 'nb' output
 -- channels per pass; the first input channel starts from the bias.
-local function forward_geometry(L, V)
+local function forward_geometry(L)
+  local cg, kg = L.c // L.g, L.k // L.g
   local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
   local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
   return {
     vh = vh, vw = vw, padded = L.ph + L.pw + L.eh + L.ew > 0, bands = L.pw > 0, count = L.oh, srows = srows,
-    channels = V.KG, out_w = L.ow, src_w = L.w, w_stride = V.CG * V.K1K2, overlap = V.CG == 1,
+    channels = kg, out_w = L.ow, src_w = L.w, w_stride = cg * L.k1 * L.k2, overlap = cg == 1,
     acc = { "y_k", "i" }, ptr = "y", band_ptr = "yb", copy = "xv", source = "x",
     init = function(kb) return "b" .. kb end,
     w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
@@ -322,7 +323,8 @@ end
 -- The geometry of grad_input: dI (H x W) gathered from dY (OH x OW) phase by
 -- phase, 'nb' input channels per pass; the group's first output channel starts
 -- from zero.
-local function grad_input_geometry(L, V, S)
+local function grad_input_geometry(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
   local top, bottom = plan.view_pads(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
   local left, right = plan.view_pads(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
   local vh, vw = L.oh + top + bottom, L.ow + left + right
@@ -338,7 +340,7 @@ local function grad_input_geometry(L, V, S)
     -- without left padding that is the last column of the pitch, so the pitch must be
     -- longer than the rows (with one lane, or rows of whole vectors, it is not).
     band_pitch = function(pitch) return left > 0 and pitch or plan.row_pitch(vw + 1, S.row_align) end,
-    channels = V.CG, out_w = L.w, src_w = L.ow, w_stride = V.K1K2, overlap = V.KG == 1,
+    channels = cg, out_w = L.w, src_w = L.ow, w_stride = L.k1 * L.k2, overlap = kg == 1,
     phases = true,
     acc = { "dx_c", "y" }, ptr = "dx", band_ptr = "dxb", copy = "dyv", source = "dy",
     mask = L.relu, source_y = "ydy",
@@ -385,40 +387,43 @@ local function passes(P, fused)
   end
 end
 
--- Return the forward plan of layer L (V: the template names) under schedule S,
--- with the names templates/gather_op.c.in renders it with.
-function gather.forward(L, V, S)
-  local P = gather_plan(L, S, forward_geometry(L, V))
-  P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
+-- Return the forward plan of layer L under schedule S, with the names
+-- templates/gather_op.c.in renders it with.
+function gather.forward(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local P = gather_plan(L, S, forward_geometry(L))
+  P.SECOND_PASS = cg > 1 and P.HAS_TAPS
   P.OP = "forward"
-  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", V.OHOW, L.ow
-  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, V.KG
-  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", V.CG
+  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", L.oh * L.ow, L.ow
+  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, kg
+  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", cg
   P.EMPTY, P.UNUSED = "Every window lies in the zero padding: Y is the bias alone.", { "input", "weight" }
-  P.SRC_PLANE = string.format("input + (%s) * %d", V.IN_CHANNEL, V.HW)
-  P.W_PLANE = V.W_PLANE
+  P.SRC_PLANE = string.format("input + (%s) * %d", plan.in_channel(L), L.h * L.w)
+  P.W_PLANE = plan.linear({ { "k", cg }, { "c", 1 } }, 0)
   passes(P, L.relu)
   return P
 end
 
--- Return the grad_input plan of layer L (V: the template names) under schedule S.
-function gather.grad_input(L, V, S)
-  local P = gather_plan(L, S, grad_input_geometry(L, V, S))
-  P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", V.CG)
+-- Return the grad_input plan of layer L under schedule S.
+function gather.grad_input(L, S)
+  local cg, kg, hw, ohow = L.c // L.g, L.k // L.g, L.h * L.w, L.oh * L.ow
+  local first_k, last_k = plan.group_outputs(L)
+  local P = gather_plan(L, S, grad_input_geometry(L, S))
+  P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", cg)
   P.DY_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0)
-  P.W_PLANE = plan.linear({ { "k", V.CG }, { P.C_IN_GROUP, 1 } }, 0)
-  P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
+  P.W_PLANE = plan.linear({ { "k", cg }, { P.C_IN_GROUP, 1 } }, 0)
+  P.SECOND_PASS = kg > 1 and P.HAS_TAPS
   P.OP = "grad_input"
-  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", V.HW, L.w
-  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, V.CG
-  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", V.FIRST_K, V.FIRST_K .. " + 1", V.LAST_K
+  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", hw, L.w
+  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, cg
+  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", first_k, first_k .. " + 1", last_k
   P.EMPTY = "Every window lies in the zero padding: no input reaches Y, dI is zero."
   P.UNUSED = { "weight", "grad_output" }
-  P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, V.OHOW)
+  P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, ohow)
   if L.relu then
     -- The same plane of Y, whose signs mask dY.
     P.UNUSED[#P.UNUSED + 1] = "output"
-    P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, V.OHOW)
+    P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, ohow)
   end
   passes(P, false)
   return P

@@ -24,7 +24,7 @@ end
 -- Step 1, the tap groups: c.tg taps at a time (c.tloop: a run-time loop over
 -- rectangles of taps), c.rb rows per iteration, c.roll whether rows may roll,
 -- c.kc channels of lane sums kept across the batch.
-local function tap_groups(L, V, S, c)
+local function tap_groups(L, S, c)
   local kb, ntaps = c.kb, c.ntaps
   if ntaps * kb <= S.gw_taps then
     c.tg = ntaps
@@ -57,7 +57,7 @@ local function tap_groups(L, V, S, c)
   c.roll = S.roll and not c.tloop and c.tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1
     and L.k1 > 1
     and (kb == 1 and 2 * ntaps + 1 <= S.gw_roll_one or kb > 1 and (kb + 1) * ntaps + kb <= S.gw_roll_two)
-  c.kc = chunk_of(V.KG, kb, math.max(kb, S.part_bytes // (c.tg * S.lanes * S.size)))
+  c.kc = chunk_of(L.k // L.g, kb, math.max(kb, S.part_bytes // (c.tg * S.lanes * S.size)))
 end
 
 -- Step 2, the copies on the stack: c.dyv (dY in rows of whole vectors), c.view (a
@@ -186,7 +186,8 @@ end
 
 -- Step 5, the tap group starting at tap t0 (row-major order): its taps, the row
 -- groups of every block, its accumulators and lane sums; and its multiply-adds.
-local function tap_group(L, V, S, c, blocks, t0)
+local function tap_group(L, S, c, blocks, t0)
+  local cg = L.c // L.g
   local kb, ntaps, tloop = c.kb, c.ntaps, c.tloop
   local grp = { taps = {}, blocks = {}, n = math.min(c.tg, ntaps - t0) }
   -- Rows of 'part' the group's lane sums take: KC channels of its taps.
@@ -197,8 +198,8 @@ local function tap_group(L, V, S, c, blocks, t0)
     if tloop then m, q = (t - t0) // tloop.tq, (t - t0) % tloop.tq end
     index[m * L.k2 + q] = t - t0
     grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
-      dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
-                         { L.g == 1 and "c" or ("c % " .. V.CG), ntaps },
+      dw = plan.linear({ { "k", cg * ntaps }, { "kb", cg * ntaps },
+                         { L.g == 1 and "c" or ("c % " .. cg), ntaps },
                          { "tm", tloop and L.k2 or 0 }, { "tq", tloop and 1 or 0 } }, m * L.k2 + q),
       part = plan.linear({ { "kb", grp.n } }, t - t0),
       -- Where the tap's sum lands in sgd_update's tile of whole dW rows.
@@ -291,26 +292,27 @@ local function copy_loops(L, c, P)
   P.SRC = c.view and "xv" or "xn"
 end
 
--- Return the grad_weight plan of layer L (V: the template names) under schedule S.
-function grad_weight.plan(L, V, S)
+-- Return the grad_weight plan of layer L under schedule S.
+function grad_weight.plan(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
   local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
-  local c = { kb = V.KG % S.gw_channels == 0 and S.gw_channels or 1, ntaps = L.k1 * L.k2, vh = vh,
+  local c = { kb = kg % S.gw_channels == 0 and S.gw_channels or 1, ntaps = L.k1 * L.k2, vh = vh,
               pitch = plan.row_pitch((vw + L.sw - 1) // L.sw, S.row_align) }
-  tap_groups(L, V, S, c)
+  tap_groups(L, S, c)
   copies(L, S, c)
   local blocks = source_blocks(L, c)
   local P = { KB = c.kb, TG = c.tg, RB = c.rb, KC = c.kc, LANES = S.lanes, TGROUPS = {} }
   local macs = 0
   for t0 = 0, c.tloop and 0 or c.ntaps - 1, c.tg do
-    local grp, m = tap_group(L, V, S, c, blocks, t0)
+    local grp, m = tap_group(L, S, c, blocks, t0)
     P.TGROUPS[#P.TGROUPS + 1] = grp
     macs = macs + m
   end
   P.MACS = macs
   P.TLOOP = c.tloop
   -- The first element of weight row (k + kb, c): its K1*K2 taps follow.
-  P.W_ROW = plan.linear({ { "k", V.CG * c.ntaps }, { "kb", V.CG * c.ntaps },
-                          { L.g == 1 and "c" or ("c % " .. V.CG), c.ntaps } }, 0)
+  P.W_ROW = plan.linear({ { "k", cg * c.ntaps }, { "kb", cg * c.ntaps },
+                          { L.g == 1 and "c" or ("c % " .. cg), c.ntaps } }, 0)
   P.PART_ROWS = c.kc * c.tg
   -- sgd_update's tile of whole dW rows, KC channels of K1*K2 taps: tap t of row kb.
   P.DWT = { size = c.kc * c.ntaps, element = string.format("dwt[kb * %d + t]", c.ntaps) }

@@ -47,6 +47,23 @@ function plan.group_channel(kg, cg)
   return plan.formula({ { kg == 1 and "k" or ("k/" .. kg), cg }, { "c", 1 } }, 0)
 end
 
+-- Return the C expression of the input channel that output channel k's
+-- tap c reads in sample n: n*C + (k / (K/G))*(C/G) + c.
+function plan.in_channel(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  if L.g == 1 then return plan.linear({ { "n", L.c }, { "c", 1 } }, 0) end
+  local group = kg == 1 and "k" or ("k / " .. kg)
+  return plan.linear({ { "n", L.c }, { group, cg }, { "c", 1 } }, 0)
+end
+
+-- Return the C expressions of the output channels of input channel c's group:
+-- the first, and the one past the last.
+function plan.group_outputs(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  if L.g == 1 then return "0", tostring(kg) end
+  return string.format("c / %d * %d", cg, kg), string.format("c / %d * %d + %d", cg, kg, kg)
+end
+
 -- Return the runs of positions 0..count-1 along one axis whose valid taps are
 -- the same.  Each entry of 'taps' is { t = tap, lo = first, hi = last valid
 -- position, off = source offset }; runs with no valid tap are kept (their

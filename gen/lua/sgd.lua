@@ -20,7 +20,7 @@ end
 
 -- Return the render names of op's own function: STORE(index, value), the
 -- statement that ends a sum.
-function sgd.sums(L, V, op)
+function sgd.sums(op)
   if op == "grad_weight" or op == "grad_bias" then
     return { STORE = function(index, value) return string.format("%s[%s] = %s;", op, index, value) end }
   end
@@ -29,21 +29,22 @@ end
 
 -- Return the elements of sgd_update's tile of dW (0: none, each sum takes its
 -- step where it ends): a chunk of whole rows, where the vector schedule sums
--- every tap of a row in one pass.
-function sgd.tile_elements(V)
-  if V.DIRECT or V.GW.TLOOP then return 0 end
-  return V.GW.KC * V.K1K2
+-- every tap of a row in one pass.  'gw' is grad_weight's plan, 'direct' says
+-- whether it is the scalar schedule's.
+function sgd.tile_elements(gw, direct)
+  if direct or gw.TLOOP then return 0 end
+  return gw.DWT.size
 end
 
 -- Return sgd_update's parts: the render names of its weight and bias functions,
 -- grad_weight's and grad_bias's with the step as their store, static (PART) and
--- named FN.
-function sgd.step(L, V)
+-- named FN; 'tile' is sgd.tile_elements's count.
+function sgd.step(L, tile)
   local weight = {
     -- The vector schedule's sums end in a transpose the compiler vectorizes; a
     -- step there would be scalar.  They fill a tile of whole rows of dW instead
     -- (one chunk of output channels), and the step runs along the rows.
-    TILE = sgd.tile_elements(V) > 0,
+    TILE = tile > 0,
     FN = "sgd_weight", PART = true,
     STORE = function(index, value) return step_text(L, "weight", "velocity_w", index, value) end,
   }

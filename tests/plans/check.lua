@@ -578,13 +578,14 @@ end
 local function check_grad_bias(L, V)
   local count = L.oh * L.ow
   if V.DIRECT then
-    local P = V.D.grad_bias
+    local P = V.plan.grad_bias
     need(P.COUNT == count and P.MAIN % P.ACC == 0 and P.MAIN <= count and count - P.MAIN < P.ACC,
       "grad_bias: %d sums over %d positions, main loop to %d", P.ACC, P.COUNT, P.MAIN)
     need(P.STEP == (L.layout == "nhwc" and L.k or 1), "grad_bias: positions %d apart", P.STEP)
   else
-    need(V.OHOW_MAIN % V.LANES == 0 and V.OHOW_MAIN <= count and count - V.OHOW_MAIN < V.LANES,
-      "grad_bias: %d lanes, main loop to %d of %d", V.LANES, V.OHOW_MAIN, count)
+    local P = V.plan.grad_bias
+    need(P.OHOW_MAIN % P.LANES == 0 and P.OHOW_MAIN <= count and count - P.OHOW_MAIN < P.LANES,
+      "grad_bias: %d lanes, main loop to %d of %d", P.LANES, P.OHOW_MAIN, count)
   end
 end
 
@@ -606,8 +607,8 @@ local function check_frames(L, V, info, h, c, asked)
     need(V.WORKSPACE_BYTES > 0 and V.WORKSPACE_BYTES % V.WORKSPACE_ALIGN == 0,
       "workspace of %d bytes, alignment %d", V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN)
     need(h:find(string.format("_WORKSPACE_BYTES %d\n", V.WORKSPACE_BYTES), 1, true), "header's workspace bytes")
-    local GW = V.GW
-    if GW and not V.DIRECT and asked.grad_weight then
+    local GW = V.plan.grad_weight
+    if not V.DIRECT and asked.grad_weight then
       local step = V.S.align // V.S.size
       local arrays = { { "xv", GW.VIEW and GW.VIEW.size }, { "dyv", GW.DYV and GW.DYV.size },
                        { "part", GW.PART_ROWS * GW.LANES } }
@@ -622,7 +623,7 @@ local function check_frames(L, V, info, h, c, asked)
       need(prev * V.S.size <= V.WORKSPACE_BYTES, "grad_weight's arrays end at byte %d of %d",
         prev * V.S.size, V.WORKSPACE_BYTES)
     end
-    for op, P in pairs({ forward = V.F or false, grad_input = V.GI or false }) do
+    for op, P in pairs({ forward = V.plan.forward, grad_input = V.plan.grad_input }) do
       if P and P.BUFFER and asked[op] then
         need(P.BUFFER * V.S.size <= V.WORKSPACE_BYTES, "copy of %d elements in %d bytes", P.BUFFER, V.WORKSPACE_BYTES)
       end
@@ -657,8 +658,8 @@ return function(L, info, h, c)
     if asked[op] then
       op_check(op, function()
         if V.SIZE then return "border -" end
-        if V.DIRECT then return "border " .. sim_direct_gather(L, V, V.D[op], op, expect()[op]) end
-        local P = op == "forward" and V.F or V.GI
+        if V.DIRECT then return "border " .. sim_direct_gather(L, V, V.plan[op], op, expect()[op]) end
+        local P = V.plan[op]
         return ((P.VIEW or P.BANDS) and "copy " or "border ") .. sim_gather(L, V, P, op)
       end)
     end
@@ -666,8 +667,8 @@ return function(L, info, h, c)
   if asked.grad_weight then
     op_check("grad_weight", function()
       if V.SIZE then return "border -" end
-      if V.DIRECT then return "border " .. sim_direct_grad_weight(L, V, V.D.grad_weight, expect().grad_weight) end
-      return (V.GW.VIEW and "copy" or "border") .. " -"
+      if V.DIRECT then return "border " .. sim_direct_grad_weight(L, V, V.plan.grad_weight, expect().grad_weight) end
+      return (V.plan.grad_weight.VIEW and "copy" or "border") .. " -"
     end)
   end
   for _, f in ipairs(failures) do report[#report + 1] = "FAIL " .. f end
