@@ -172,8 +172,10 @@ local function build(L, texts)
     vars.OP = op
     vars.FN = vars.FN or op
     vars.P = (V.SIZE and op ~= "grad_bias") and V.size_plan or V.plan[op]
-    -- A tap group sees its function's names: TILE and STORE end its sums.
-    vars.TAP_GROUP = function(grp) return sub("grad_weight_group.c.in", { grp = grp }, vars) end
+    -- A part of the function (a sub-template) sees the function's names, such as
+    -- TILE and STORE, which end its sums.
+    vars.INCLUDE = function(name, more) return sub(name, more or {}, vars) end
+    vars.TAP_GROUP = function(grp) return vars.INCLUDE("grad_weight_group.c.in", { grp = grp }) end
     return render(template_of(op, V.DIRECT, V.SIZE), setmetatable(vars, { __index = V }))
   end
   local bodies, stack = {}, {}
