@@ -47,19 +47,11 @@ local function make_plans(L, sched)
            grad_weight = grad_weight.plan(L, of("grad_weight")), grad_bias = grad_bias.plan(L, of("grad_bias")) }
 end
 
--- Return the header's cost line of each op, counted from the multiply-adds the
--- plans emit, times the loops around them.
-local function costs(L, sched, plans)
-  local cg, kg = L.c // L.g, L.k // L.g
-  local F, GI, GW = plans.forward, plans.grad_input, plans.grad_weight
-  local fm, gim, gwm
-  if sched.direct then
-    fm, gim, gwm = F.MACS, GI.MACS, GW.MACS
-  else
-    fm = L.n * L.k * cg * F.MACS // F.NB
-    gim = L.n * L.c * kg * GI.MACS // GI.NB
-    gwm = L.k * cg * L.n * GW.MACS
-  end
+-- Return the header's cost line of each op: the multiply-adds each plan
+-- counts in a call (CALL_MACS), grad_bias's adds and sgd_update's steps.
+local function costs(L, plans)
+  local cg = L.c // L.g
+  local fm, gim, gwm = plans.forward.CALL_MACS, plans.grad_input.CALL_MACS, plans.grad_weight.CALL_MACS
   local outputs = L.n * L.k * L.oh * L.ow
   -- sgd_update: grad_weight's and grad_bias's sums, then per weight and bias
   -- element v = momentum v + d (1 mul, 1 add) and W - lr v (1 mul, 1 add).
@@ -106,7 +98,7 @@ local function template_vars(L, scalar)
   V.S, V.DIRECT, V.SIZE = sched.S, sched.direct, sched.size
   V.plan = make_plans(L, sched)
   if sched.size then V.size_plan = direct.size_plan(L) end
-  local cost = costs(L, sched, V.plan)
+  local cost = costs(L, V.plan)
   V.COST_LINES = {}
   for _, op in ipairs(L.ops) do V.COST_LINES[#V.COST_LINES + 1] = cost[op] end
   V.TEMPLATE_LIST = template_list(L, sched)

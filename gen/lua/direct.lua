@@ -198,6 +198,7 @@ local function gather_plan(L, S, G)
   if border ~= inner and #border.blocks > 0 then P.PASSES[2] = border end
   P.HAS_TAPS = most > 0
   P.MACS = P.MACS * G.sum_count * G.out_count * L.n
+  P.CALL_MACS = P.MACS
   -- Values of the largest block: its sums, and every live tap's sources and weights.
   P.LIVE = ob * R + live * (ob + R)
   return P
@@ -392,6 +393,7 @@ function direct.grad_weight(L, S)
     P.HAS_TAPS = #grp.blocks > 0 and valid > 0
     P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
     P.MACS = per_row * valid * L.n * cg * (L.k // kb)
+    P.CALL_MACS = P.MACS
     return P
   end
   local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
@@ -422,6 +424,7 @@ function direct.grad_weight(L, S)
     P.HAS_TAPS = P.HAS_TAPS or #grp.blocks > 0
   end
   P.MACS = P.MACS * L.n * cg * (L.k // kb)
+  P.CALL_MACS = P.MACS
   return P
 end
 

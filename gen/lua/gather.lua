@@ -401,6 +401,8 @@ function gather.forward(L, S)
   P.SRC_PLANE = string.format("input + (%s) * %d", plan.in_channel(L), L.h * L.w)
   P.W_PLANE = plan.linear({ { "k", cg }, { "c", 1 } }, 0)
   passes(P, L.relu)
+  -- A pass over one input plane for each block of NB output planes.
+  P.CALL_MACS = L.n * L.k * cg * P.MACS // P.NB
   return P
 end
 
@@ -426,6 +428,8 @@ function gather.grad_input(L, S)
     P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, ohow)
   end
   passes(P, false)
+  -- A pass over one dY plane for each block of NB input planes.
+  P.CALL_MACS = L.n * L.c * kg * P.MACS // P.NB
   return P
 end
 

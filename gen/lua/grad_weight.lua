@@ -309,6 +309,8 @@ function grad_weight.plan(L, S)
     macs = macs + m
   end
   P.MACS = macs
+  -- The plan's count is of one (output channel, input channel, sample).
+  P.CALL_MACS = L.k * cg * L.n * macs
   P.TLOOP = c.tloop
   -- The first element of weight row (k + kb, c): its K1*K2 taps follow.
   P.W_ROW = plan.linear({ { "k", cg * c.ntaps }, { "kb", cg * c.ntaps },
