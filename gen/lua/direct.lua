@@ -97,7 +97,8 @@ end
 -- 'P' and return its multiply-adds per pass: output position (rstep*u + rphase,
 -- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
 -- csrc*v + off_q).  Its loops over u and v run in register blocks of R columns,
--- OB output channels each: b.variants, each with its sums (name, init), its
+-- OB output channels each: b.variants, each over columns v0..v1-1 in steps
+-- of r, with its sums (name, init), its
 -- steps or, for a block of more taps than S.unroll_taps, a loop over its rows
 -- of taps (rows: count, w_step, s_step and the steps of one row), and its
 -- stores (the sum acc into output oi + off).
@@ -108,8 +109,8 @@ local function gather_loops(P, S, b, OB, R)
                       rs.phase * P.OY + cs.phase * P.OX)
   b.src = plan.linear({ { "u", rs.src_step * P.SY }, { "v", cs.src_step * P.SX } }, 0)
   local sx = cs.src_step * P.SX
-  local function variant(r)
-    local var = { r = r, sums = {}, steps = {}, stores = {} }
+  local function variant(r, v0, v1)
+    local var = { r = r, v0 = v0, v1 = v1, sums = {}, steps = {}, stores = {} }
     for o = 0, OB - 1 do
       for k = 0, r - 1 do
         var.sums[#var.sums + 1] = { name = string.format("a%d_%d", o, k), init = P.BIAS and "b" .. o or "0" }
@@ -139,15 +140,15 @@ local function gather_loops(P, S, b, OB, R)
     end
     return var
   end
+  -- R columns at a time from j0 while R fit, then one at a time from vmain.
   b.variants = {}
   local width = b.j1 - b.j0
+  local vmain = b.j0
   if R > 1 and width >= R then
-    b.variants[#b.variants + 1] = variant(R)
-    b.vmain = b.j0 + width // R * R
-  else
-    b.vmain = b.j0
+    vmain = b.j0 + width // R * R
+    b.variants[1] = variant(R, b.j0, vmain)
   end
-  if b.vmain < b.j1 then b.variants[#b.variants + 1] = variant(1) end
+  if vmain < b.j1 then b.variants[#b.variants + 1] = variant(1, vmain, b.j1) end
   return #b.taps * width * (b.i1 - b.i0)
 end
 
@@ -188,6 +189,11 @@ local function gather_plan(L, S, G)
   -- second pass over the channels.
   local inner = { ob = ob, blocks = {} }
   local border = ob > 1 and { ob = 1, blocks = {} } or inner
+  -- The bias of each output channel of a pass's block (forward).
+  for _, pass in ipairs({ inner, border }) do
+    pass.biases = {}
+    for o = 0, pass.ob - 1 do pass.biases[o + 1] = { name = "b" .. o, index = "k + " .. o } end
+  end
   for _, b in ipairs(blocks) do
     local full = #b.taps == most
     local pass = full and inner or border

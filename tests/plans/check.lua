@@ -487,8 +487,8 @@ local function sim_direct_gather(L, V, P, op, want)
         local ob = ev(P.OUT_BASE)
         for _, b in ipairs(pass.blocks) do
           for u = b.i0, b.i1 - 1 do
-            for vi, var in ipairs(b.variants) do
-              for v = vi == 1 and b.j0 or b.vmain, (var.r > 1 and b.vmain or b.j1) - 1, var.r do
+            for _, var in ipairs(b.variants) do
+              for v = var.v0, var.v1 - 1, var.r do
                 E.u, E.v = u, v
                 local oi = ob + ev(b.out)
                 local accs, vals = {}, {}
