@@ -168,12 +168,19 @@ local function build(L, texts)
     -- TILE and STORE, which end its sums.
     vars.INCLUDE = function(name, more) return sub(name, more or {}, vars) end
     vars.TAP_GROUP = function(grp) return vars.INCLUDE("grad_weight_group.c.in", { grp = grp }) end
+    -- STORE(index, value): the statement that ends the sum 'value' of element
+    -- 'index', where vars.SUM_END says (sgd.lua); a step's operand is a name or
+    -- in parentheses.
+    vars.STORE = function(index, value)
+      if vars.SUM_END.step and not value:match("^[%w_]+$") then value = "(" .. value .. ")" end
+      return vars.INCLUDE("store.c.in", { END = vars.SUM_END, INDEX = index, VALUE = value })
+    end
     return render(template_of(op, V.DIRECT, V.SIZE), setmetatable(vars, { __index = V }))
   end
   local bodies, stack = {}, {}
   for _, op in ipairs(L.ops) do
     if op == "sgd_update" then
-      local step = sgd.step(L, sgd.tile_elements(V.plan.grad_weight, V.DIRECT))
+      local step = sgd.step(sgd.tile_elements(V.plan.grad_weight, V.DIRECT))
       bodies[#bodies + 1] = body("grad_weight", step.weight)
       bodies[#bodies + 1] = body("grad_bias", step.bias)
       bodies[#bodies + 1] = render("sgd_update.c.in")

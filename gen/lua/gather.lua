@@ -397,7 +397,7 @@ function gather.forward(L, S)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", L.oh * L.ow, L.ow
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, kg
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", cg
-  P.EMPTY, P.UNUSED = "Every window lies in the zero padding: Y is the bias alone.", { "input", "weight" }
+  P.UNUSED = { "input", "weight" }
   P.SRC_PLANE = string.format("input + (%s) * %d", plan.in_channel(L), L.h * L.w)
   P.W_PLANE = plan.linear({ { "k", cg }, { "c", 1 } }, 0)
   passes(P, L.relu)
@@ -419,7 +419,6 @@ function gather.grad_input(L, S)
   P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", hw, L.w
   P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, cg
   P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", first_k, first_k .. " + 1", last_k
-  P.EMPTY = "Every window lies in the zero padding: no input reaches Y, dI is zero."
   P.UNUSED = { "weight", "grad_output" }
   P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, ohow)
   if L.relu then
