@@ -474,6 +474,10 @@ function direct.size_plan(L)
     -- Source row and column of tap 0 at output (i, j).
     Y0 = plan.linear({ { "i", L.sh } }, -L.ph),
     X0 = plan.linear({ { "j", L.sw } }, -L.pw),
+    -- The taps of an output row (m0..m1-1) and column (q0..q1-1) that read inside
+    -- the input, bounded from y0 and x0 (templates/direct_size_bounds.c.in).
+    ROW_TAPS = { origin = "y0", lo = "m0", hi = "m1", step = L.dh, size = L.h },
+    COL_TAPS = { origin = "x0", lo = "q0", hi = "q1", step = L.dw, size = L.w },
     -- Source row of tap m at output row i0, and at the row before i1; columns alike.
     FIRST_ROW = plan.linear({ { "i0", L.sh }, { "m", L.dh } }, -L.ph),
     LAST_ROW = plan.linear({ { "i1", L.sh }, { "m", L.dh } }, -L.ph - L.sh),
