@@ -138,8 +138,12 @@ local function build(L, texts)
   -- Render sub-template 'name' with 'vars' (over 'parent', the names of the
   -- template that includes it, or V), without the last newline:
   -- the template line whose hole it fills ends it, and indents it (template.lua).
-  local function sub(name, vars, parent)
-    local text = render(name, setmetatable(vars, { __index = parent or V }))
+  -- INCLUDE(part, more) in it renders a part that sees its names, and 'more'.
+  local sub
+  function sub(name, vars, parent)
+    setmetatable(vars, { __index = parent or V })
+    vars.INCLUDE = function(part, more) return sub(part, more or {}, vars) end
+    local text = render(name, vars)
     return (text:gsub("\n$", ""))
   end
   V.GATHER = function(groups, first, act)
@@ -166,7 +170,7 @@ local function build(L, texts)
     vars.P = (V.SIZE and op ~= "grad_bias") and V.size_plan or V.plan[op]
     -- A part of the function (a sub-template) sees the function's names, such as
     -- TILE and STORE, which end its sums.
-    vars.INCLUDE = function(name, more) return sub(name, more or {}, vars) end
+    vars.INCLUDE = function(part, more) return sub(part, more or {}, vars) end
     vars.TAP_GROUP = function(grp) return vars.INCLUDE("grad_weight_group.c.in", { grp = grp }) end
     -- STORE(index, value): the statement that ends the sum 'value' of element
     -- 'index', where vars.SUM_END says (sgd.lua); a step's operand is a name or
