@@ -345,63 +345,48 @@ local function gw_columns(L, S, sums, kb, taps)
   return 1
 end
 
--- Return the grad_weight plan: for KB output channels and one input channel at
--- a time, the sums of a group of taps stay in registers over the whole batch
--- and every position; each dY element loaded feeds all of them.  Beyond the
--- target's unroll_taps, a group is one row of taps, and the rows are a loop,
--- each over the output rows where it is valid (ROWS: a table of them).
-function direct.grad_weight(L, S)
-  local st = direct.strides(L)
+-- Fill in grad_weight plan P one row of taps at a time: a group of the K2 taps
+-- of tap row 0 stands for row m, the rows are a run-time loop (its offset m*dh
+-- goes into xi), each over the output rows where it is valid (P.ROWS).
+local function gw_rows(L, S, P, st, cols)
   local cg, kg = L.c // L.g, L.k // L.g
-  local regs = budget(S)
-  local ntaps = L.k1 * L.k2
-  local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
-  local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
-  local P = {
-    GROUPS = {}, MACS = 0,
-    X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
-                           { "c", st.I.c } }, 0),
-    D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
-    W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
-  }
-  P.XI = P.X_BASE
-  if rows then
-    local kb = divisor_at_most(kg, math.max(1, regs // (L.k2 + 1)))
-    while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
-    local cr = gw_columns(L, S, kb * L.k2, kb, L.k2)
-    -- One row of taps, tap row 0 standing for row m: its offset m*dh goes into xi.
-    local row = { { phase = 0, step = 1, count = 1, src_step = L.sh,
-                    runs = { { first = 0, last = 0, taps = { { t = 0, off = -L.ph } } } } } }
-    local grp = { accs = {}, stores = {} }
-    for o = 0, kb - 1 do
-      for q = 0, L.k2 - 1 do
-        grp.accs[#grp.accs + 1] = string.format("a%d_m0_q%d", o, q)
-        grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
-                                        value = string.format("a%d_m0_q%d", o, q) }
-      end
+  local kb = divisor_at_most(kg, math.max(1, budget(S) // (L.k2 + 1)))
+  while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
+  local cr = gw_columns(L, S, kb * L.k2, kb, L.k2)
+  local row = { { phase = 0, step = 1, count = 1, src_step = L.sh,
+                  runs = { { first = 0, last = 0, taps = { { t = 0, off = -L.ph } } } } } }
+  local grp = { accs = {}, stores = {} }
+  for o = 0, kb - 1 do
+    for q = 0, L.k2 - 1 do
+      grp.accs[#grp.accs + 1] = string.format("a%d_m0_q%d", o, q)
+      grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
+                                      value = string.format("a%d_m0_q%d", o, q) }
     end
-    local per_row
-    grp.blocks, per_row = gw_blocks(L, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
-    for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
-    -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
-    local lo, hi, valid = {}, {}, 0
-    for m = 0, L.k1 - 1 do
-      local a = math.max(0, -((m * L.dh - L.ph) // L.sh))
-      local b = math.min(L.oh - 1, (L.h - 1 + L.ph - m * L.dh) // L.sh)
-      if b < a then a, b = 0, -1 end
-      lo[#lo + 1], hi[#hi + 1] = a, b + 1
-      valid = valid + b + 1 - a
-    end
-    P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
-    -- Tap row m's first source: its offset m*dh rows.
-    P.XI = P.X_BASE .. " + m * " .. P.ROWS.X_STEP
-    P.GROUPS[1] = grp
-    P.HAS_TAPS = #grp.blocks > 0 and valid > 0
-    P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
-    P.MACS = per_row * valid * L.n * cg * (L.k // kb)
-    P.CALL_MACS = P.MACS
-    return P
   end
+  local per_row
+  grp.blocks, per_row = gw_blocks(L, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
+  for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
+  -- The output rows where tap row m reads inside the input.
+  local lo, hi, valid = {}, {}, 0
+  for _, t in ipairs(plan.forward_taps(L.h, L.k1, L.sh, L.ph, L.dh)) do
+    local a, b = math.max(0, t.lo), math.min(L.oh - 1, t.hi)
+    if b < a then a, b = 0, -1 end
+    lo[#lo + 1], hi[#hi + 1] = a, b + 1
+    valid = valid + b + 1 - a
+  end
+  P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
+  -- Tap row m's first source: its offset m*dh rows.
+  P.XI = P.X_BASE .. " + m * " .. P.ROWS.X_STEP
+  P.GROUPS[1] = grp
+  P.HAS_TAPS = #grp.blocks > 0 and valid > 0
+  P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
+  P.MACS = per_row * valid * L.n * cg * (L.k // kb)
+end
+
+-- Fill in grad_weight plan P in groups of up to TG taps, every tap unrolled.
+local function gw_tap_groups(L, S, P, st, cols)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local regs, ntaps = budget(S), L.k1 * L.k2
   local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
   local tg = math.max(1, math.min(ntaps, regs // kb - 1))
   -- Sums, one dY per channel and one source per tap, all of which may spill.
@@ -430,6 +415,28 @@ function direct.grad_weight(L, S)
     P.HAS_TAPS = P.HAS_TAPS or #grp.blocks > 0
   end
   P.MACS = P.MACS * L.n * cg * (L.k // kb)
+end
+
+-- Return the grad_weight plan: for KB output channels and one input channel at
+-- a time, the sums of a group of taps stay in registers over the whole batch
+-- and every position; each dY element loaded feeds all of them.  Beyond the
+-- target's unroll_taps, a group is one row of taps, and the rows are a loop
+-- (gw_rows); else the taps go in groups (gw_tap_groups).
+function direct.grad_weight(L, S)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local ntaps = L.k1 * L.k2
+  local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
+  local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+  local P = {
+    GROUPS = {}, MACS = 0,
+    X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
+                           { "c", st.I.c } }, 0),
+    D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
+    W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
+  }
+  P.XI = P.X_BASE
+  if rows then gw_rows(L, S, P, st, cols) else gw_tap_groups(L, S, P, st, cols) end
   P.CALL_MACS = P.MACS
   return P
 end

@@ -90,9 +90,10 @@ function plan.cut(count, taps)
   return runs
 end
 
--- Return the gather plan of one axis of Y: output o = u reads source
--- position stride*u + t*dil - pad for tap t.  One segment (phase 0, step 1).
-function plan.forward_axis(out, size, taps, stride, pad, dil)
+-- Return the taps of one axis of Y: { t, off, lo, hi } for tap t, whose
+-- output o reads source position stride*o + off, inside 0..size-1 for o in
+-- lo..hi (not clamped to the outputs).
+function plan.forward_taps(size, taps, stride, pad, dil)
   local list = {}
   for t = 0, taps - 1 do
     list[#list + 1] = {
@@ -100,6 +101,13 @@ function plan.forward_axis(out, size, taps, stride, pad, dil)
       lo = cdiv(pad - t * dil, stride), hi = fdiv(size - 1 + pad - t * dil, stride),
     }
   end
+  return list
+end
+
+-- Return the gather plan of one axis of Y: output o = u reads source
+-- position stride*u + t*dil - pad for tap t.  One segment (phase 0, step 1).
+function plan.forward_axis(out, size, taps, stride, pad, dil)
+  local list = plan.forward_taps(size, taps, stride, pad, dil)
   return { { phase = 0, step = 1, count = out, src_step = stride, runs = plan.cut(out, list) } }
 end
 
