@@ -153,11 +153,11 @@ function targets.schedule(name, dtype, choice, code)
     -- columns at 8).
     strip_rows_min = 8,
     strip_rows_max = 32,
-    -- grad_weight's output channels a block, where the group's channels are even:
-    -- each I vector loaded feeds two channels' sums.
+    -- grad_weight's output channels a block, where that many divide the group's:
+    -- each I vector loaded feeds that many channels' sums.
     gw_channels = 2,
     -- Taps beyond which grad_weight loops at run time over rectangles of taps instead
-    -- of printing every tap group (a 12x12 window and larger): code grows with the
+    -- of printing every tap group (windows larger than 12x12): code grows with the
     -- group, not with the window.
     gw_loop_taps = 144,
     -- The scalar schedule (direct.lua): FPU registers left to the compiler's own
