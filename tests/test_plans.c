@@ -31,8 +31,9 @@
 **   copy, a later pass continuing the element's own sum, and the
 **   multiply-adds equal to the plan's count and the header's;
 ** - scalar plans (direct.lua: forward, grad_input, grad_weight, all targets
-**   without vectors, NHWC): their C lines run over the whole arrays, the same
-**   properties, each output written exactly once, no padding tap performed,
+**   without vectors, NHWC): their steps (loads, multiply-adds) run over the
+**   whole arrays, the same properties, each output written exactly once, no
+**   padding tap performed, only dY masked by Y (and by the same element),
 **   every loop over rows of taps walking its source rows upward in memory
 **   (gcc 12 mis-vectorizes a downward walk: test_vectorizer.c);
 ** - grad_bias: its loops cover each position once.

@@ -1,11 +1,16 @@
 -- convgen.lua: turn one validated layer (from gen/lua_bridge.c) into the
 -- text of NAME.h and NAME.c.  C has already refused every layer that makes
--- no sense, so an error raised here is a generator bug.
+-- no sense, so an error raised here is a generator bug.  The steps: the
+-- layer's names (names.lua), the schedule, each op's plan (direct.lua,
+-- gather.lua, grad_weight.lua, grad_bias.lua), its frame (frames.lua), its
+-- cost, the list of templates, then the rendering.
 
 local direct = require "direct"
+local frames = require "frames"
 local gather = require "gather"
+local grad_bias = require "grad_bias"
 local grad_weight = require "grad_weight"
-local plan = require "plan"
+local names = require "names"
 local sgd = require "sgd"
 local targets = require "targets"
 local template = require "template"
@@ -13,229 +18,92 @@ local template = require "template"
 local convgen = {}
 
 local OP_ORDER = { "forward", "grad_weight", "grad_input", "grad_bias", "sgd_update" }
--- The template of each op's function, and the template name of its plan.
+-- The template of each op's function under the vector schedule.
 local TEMPLATE_OF = { forward = "gather_op.c.in", grad_weight = "grad_weight.c.in",
                       grad_input = "gather_op.c.in", grad_bias = "grad_bias.c.in" }
-local PLAN_OF = { forward = "F", grad_input = "GI" }
 
--- Return a 32-bit FNV-1a hash of 'text' as a C literal: the layer's identity,
--- stamped into NAME.h and checked by NAME.c, so that a header and a source
--- from two different runs cannot build together.
-local function layer_id(text)
-  local h = 2166136261
-  for k = 1, #text do
-    h = ((h ~ text:byte(k)) * 16777619) & 0xffffffff
-  end
-  return string.format("0x%08xu", h)
-end
-
--- Return the canonical command that regenerates the files: every option, in
--- one order (L.options, written by gen/layer/layer.c), with '-o .' (the file's own
--- directory).
-local function command(L)
-  return string.format("convgen generate %s --ops %s --name %s -o .",
-    L.options, table.concat(L.ops, ","), L.name)
-end
-
--- Return the C expression of the input channel that output channel k's
--- tap c reads in sample n: n*C + (k / (K/G))*(C/G) + c.
-local function in_channel_expr(L)
-  local cg, kg = L.c // L.g, L.k // L.g
-  if L.g == 1 then return plan.linear({ { "n", L.c }, { "c", 1 } }, 0) end
-  local group = kg == 1 and "k" or ("k / " .. kg)
-  return plan.linear({ { "n", L.c }, { group, cg }, { "c", 1 } }, 0)
-end
-
--- Return the names every template sees: the layer's numbers in docs/math.md's
--- letters and the precomputed plan.
-local function template_vars(L, scalar)
-  local V = {
-    VERSION = L.version, NAME = L.name, T = L.dtype, TARGET = L.target,
-    N = L.n, C = L.c, K = L.k, G = L.g, H = L.h, W = L.w, K1 = L.k1, K2 = L.k2,
-    SH = L.sh, SW = L.sw, PH = L.ph, PW = L.pw, DH = L.dh, DW = L.dw, OH = L.oh, OW = L.ow,
-    EH = L.eh, EW = L.ew, NHWC = L.layout == "nhwc",
-    WORKSPACE = L.workspace, WS_PARAM = L.workspace and ", void *workspace" or "",
-    CG = L.c // L.g, KG = L.k // L.g,
-    HW = L.h * L.w, OHOW = L.oh * L.ow, K1K2 = L.k1 * L.k2,
-    INPUT_SIZE = L.n * L.c * L.h * L.w,
-    WEIGHT_SIZE = L.k * (L.c // L.g) * L.k1 * L.k2,
-    OUTPUT_SIZE = L.n * L.k * L.oh * L.ow,
-    GUARD = "CONVGEN_" .. L.name .. "_H",
-    COMMAND = command(L),
-    LAYER_ID = layer_id(command(L)),
-    IN_CHANNEL = in_channel_expr(L),
-    IN_CHANNEL_C = plan.linear({ { "n", L.c }, { "c", 1 } }, 0),
-    GROUP_CHANNEL = L.g == 1 and "c" or plan.group_channel(L.k // L.g, L.c // L.g),
-    OUT_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0),
-    W_PLANE = plan.linear({ { "k", L.c // L.g }, { "c", 1 } }, 0),
-    Y_INDEX = plan.linear({ { "i", L.ow }, { "j", 1 } }, 0),
-    OPS = {},
-  }
-  for _, op in ipairs(L.ops) do V.OPS[op] = true end
-  V.RELU, V.MOMENTUM = L.relu, L.momentum
-  -- With a fused ReLU the gradient ops take forward's output Y beside dY.
-  V.Y_PARAM = L.relu and string.format("const %s *restrict output, ", L.dtype) or ""
-  -- Return the C expression of dY at 'index' of pointer 'ptr': with a fused ReLU
-  -- and 'yptr' (the same offset into Y), dL/dZ, which is dY where Y > 0.
-  V.DY = function(ptr, index, yptr)
-    if L.relu and yptr then
-      return string.format("%s_dz(%s[%s], %s[%s])", L.name, yptr, index, ptr, index)
-    end
-    return string.format("%s[%s]", ptr, index)
-  end
-  -- Return forward's output from its sum 'z': max(0, z) with a fused ReLU.
-  V.ACT = function(z) return L.relu and string.format("%s_RELU(%s)", L.name, z) or z end
-
+-- Return the schedule of layer 'L': S, the target's schedule facts (targets.lua)
+-- with the model's own choices; of(op), the same with op's choices (--schedule);
+-- direct, whether the ops take the scalar schedule ('scalar' asks for it); size,
+-- whether --optimize size prints its loop nests instead.
+local function choose_schedule(L, scalar)
   local code = { stack_limit = L.stack_limit, workspace = L.workspace }
-  local function schedule(op) return targets.schedule(L.target, L.dtype, L.schedule[op], code) end
-  V.S = schedule()
+  local function of(op) return targets.schedule(L.target, L.dtype, op and L.schedule[op], code) end
+  local S = of()
   -- The scalar schedule: for targets without vectors, and for channels-last
   -- tensors, which the vector plans do not read.
-  V.DIRECT = scalar or V.S.direct or L.layout == "nhwc" or L.optimize == "size"
-  local fm, gim, gwm
-  if V.DIRECT then
-    V.D = { forward = direct.forward(L, V, schedule("forward")),
-            grad_input = direct.grad_input(L, V, schedule("grad_input")),
-            grad_weight = direct.grad_weight(L, V, schedule("grad_weight")),
-            grad_bias = direct.grad_bias(L, V, schedule("grad_bias")) }
-    fm, gim, gwm = V.D.forward.MACS, V.D.grad_input.MACS, V.D.grad_weight.MACS
-    V.SIZE = L.optimize == "size"
-    if V.SIZE then V.Z = direct.size_plan(L, V) end
-  else
-    V.F = gather.forward(L, V, schedule("forward"))
-    V.GI = gather.grad_input(L, V, schedule("grad_input"))
-    V.GW = grad_weight.plan(L, V, schedule("grad_weight"))
-    V.LANES = schedule("grad_bias").bias_lanes
-    V.OHOW_MAIN = V.OHOW - V.OHOW % V.LANES
-    -- Cost per call, counted from the multiply-adds the plans emit, times the
-    -- loops around them.
-    fm = L.n * L.k * V.CG * V.F.MACS // V.F.NB
-    gim = L.n * L.c * V.KG * V.GI.MACS // V.GI.NB
-    gwm = L.k * V.CG * L.n * V.GW.MACS
+  local is_direct = scalar or S.direct or L.layout == "nhwc" or L.optimize == "size"
+  return { S = S, of = of, direct = is_direct, size = L.optimize == "size" }
+end
+
+-- Return the plan of each op of layer 'L' under schedule 'sched'.
+local function make_plans(L, sched)
+  local of = sched.of
+  if sched.direct then
+    return { forward = direct.forward(L, of("forward")), grad_input = direct.grad_input(L, of("grad_input")),
+             grad_weight = direct.grad_weight(L, of("grad_weight")), grad_bias = direct.grad_bias(L, of("grad_bias")) }
   end
+  return { forward = gather.forward(L, of("forward")), grad_input = gather.grad_input(L, of("grad_input")),
+           grad_weight = grad_weight.plan(L, of("grad_weight")), grad_bias = grad_bias.plan(L, of("grad_bias")) }
+end
+
+-- Return the header's cost line of each op: the multiply-adds each plan
+-- counts in a call (CALL_MACS), grad_bias's adds and sgd_update's steps.
+local function costs(L, plans)
+  local cg = L.c // L.g
+  local fm, gim, gwm = plans.forward.CALL_MACS, plans.grad_input.CALL_MACS, plans.grad_weight.CALL_MACS
+  local outputs = L.n * L.k * L.oh * L.ow
   -- sgd_update: grad_weight's and grad_bias's sums, then per weight and bias
   -- element v = momentum v + d (1 mul, 1 add) and W - lr v (1 mul, 1 add).
-  local step = (V.WEIGHT_SIZE + L.k) * (L.momentum and 2 or 1)
-  local costs = {
+  local step = (L.k * cg * L.k1 * L.k2 + L.k) * (L.momentum and 2 or 1)
+  return {
     forward = string.format("forward %d mul %d add", fm, fm),
     grad_weight = string.format("grad_weight %d mul %d add", gwm, gwm),
     grad_input = string.format("grad_input %d mul %d add", gim, gim),
-    grad_bias = string.format("grad_bias %d add", V.OUTPUT_SIZE),
-    sgd_update = string.format("sgd_update %d mul %d add", gwm + step, gwm + V.OUTPUT_SIZE + step),
+    grad_bias = string.format("grad_bias %d add", outputs),
+    sgd_update = string.format("sgd_update %d mul %d add", gwm + step, gwm + outputs + step),
   }
-  V.COST_LINES, V.TEMPLATE_LIST = {}, {}
-  local seen = {}
+end
+
+-- Return the template of op's function under the scalar schedule ('is_direct')
+-- or the vector one, and under --optimize size ('size').
+local function template_of(op, is_direct, size)
+  if size and op ~= "grad_bias" then return "direct_size.c.in" end
+  return is_direct and "direct.c.in" or TEMPLATE_OF[op]
+end
+
+-- Return the templates the ops of layer 'L' render, in order, each once.
+local function template_list(L, sched)
+  local list, seen = {}, {}
   for _, op in ipairs(L.ops) do
-    V.COST_LINES[#V.COST_LINES + 1] = costs[op]
     for _, part in ipairs(op == "sgd_update" and { "grad_weight", "grad_bias" } or { op }) do
-      local name = V.SIZE and part ~= "grad_bias" and "direct_size.c.in" or V.DIRECT and "direct.c.in"
-        or TEMPLATE_OF[part]
+      local name = template_of(part, sched.direct, sched.size)
       if not seen[name] then
         seen[name] = true
-        V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = name
+        list[#list + 1] = name
       end
     end
   end
-  if V.OPS.sgd_update then V.TEMPLATE_LIST[#V.TEMPLATE_LIST + 1] = "sgd_update.c.in" end
+  -- sgd_update's own function follows the two it calls.
+  if L.ops[#L.ops] == "sgd_update" then list[#list + 1] = "sgd_update.c.in" end
+  return list
+end
+
+-- Return the names every template sees: the layer's (names.lua), the schedule,
+-- each op's plan (V.plan[op]; V.size_plan under --optimize size), the cost
+-- lines and the templates.
+local function template_vars(L, scalar)
+  local V = names.of(L)
+  local sched = choose_schedule(L, scalar)
+  V.S, V.DIRECT, V.SIZE = sched.S, sched.direct, sched.size
+  V.plan = make_plans(L, sched)
+  if sched.size then V.size_plan = direct.size_plan(L) end
+  local cost = costs(L, V.plan)
+  V.COST_LINES = {}
+  for _, op in ipairs(L.ops) do V.COST_LINES[#V.COST_LINES + 1] = cost[op] end
+  V.TEMPLATE_LIST = template_list(L, sched)
   V.TEMPLATES = table.concat(V.TEMPLATE_LIST, " ")
   return V
-end
-
--- Place the arrays each op keeps in the caller's workspace (--workspace): the
--- copies and lane sums that would be local arrays, each at an offset (in
--- elements) that is a multiple of the target's alignment.  Sets GW.WS and
--- returns the bytes each op needs; the ops share one workspace.
-local function workspace(V)
-  local S, GW = V.S, V.GW
-  local step = S.align // S.size
-  local function round(e) return (e + step - 1) // step * step end
-  GW.WS = {}
-  local used = 0
-  for _, a in ipairs({ { "xv", GW.VIEW and GW.VIEW.size }, { "dyv", GW.DYV and GW.DYV.size },
-                       { "part", GW.PART_ROWS * GW.LANES } }) do
-    if a[2] then
-      GW.WS[a[1]] = used
-      used = round(used + a[2])
-    end
-  end
-  return { forward = (V.F.BUFFER or 0) * S.size, grad_input = (V.GI.BUFFER or 0) * S.size,
-           grad_weight = used * S.size, grad_bias = 0, sgd_update = used * S.size }
-end
-
--- Call fn on every group of gather plan P, band by band where it has bands.
-local function each_group(P, fn)
-  for _, band in ipairs(P.BANDS or { { groups = P.GROUPS } }) do
-    for _, g in ipairs(band.groups) do fn(g) end
-  end
-end
-
--- Return the bytes of the local arrays of each op's function, from its plan: an
--- upper bound on what its arrays take of the stack (arrays of sibling blocks are
--- added up); scalars, which live in registers or spill, are not counted.  With a
--- workspace, the copies and lane sums live there instead.
-local function stack_bytes(V)
-  local size = V.S.size
-  -- The lane arrays a rolling group carries, in every pass over the source channels.
-  local function gather(P)
-    local carried = 0
-    each_group(P, function(g)
-      if g.roll then carried = carried + #g.carried * g.lanes end
-    end)
-    return ((V.WORKSPACE and 0 or P.BUFFER or 0) + (P.SECOND_PASS and 2 or 1) * carried) * size
-  end
-  local GW = V.GW
-  local gw = V.WORKSPACE and 0
-    or (GW.VIEW and GW.VIEW.size or 0) + (GW.DYV and GW.DYV.size or 0) + GW.PART_ROWS * GW.LANES
-  for _, grp in ipairs(GW.TGROUPS) do
-    gw = gw + #grp.accs * GW.LANES
-    for _, g in ipairs(grp.blocks) do
-      if g.roll then gw = gw + #g.carried * GW.LANES end
-    end
-  end
-  return { forward = gather(V.F), grad_input = gather(V.GI), grad_weight = gw * size,
-           grad_bias = V.LANES * size }
-end
-
--- Return the bytes each op's frame may take beyond its local arrays: the
--- target's base (saved registers, alignment) plus, should the compiler spill
--- every value the plan keeps live, a slot for each: the weights a gather
--- hoists (one vector each, broadcast) and its largest group's lane sums; the
--- taps of a grad_weight group.  Checked against -fstack-usage in test_layers.
-local function spill_bytes(V)
-  local S = V.S
-  local vec = math.max(1, S.lanes) * S.size
-  local function gather(P)
-    local accs = 0
-    each_group(P, function(g) accs = math.max(accs, #g.accs * g.lanes) end)
-    return S.frame + #P.WEIGHTS * vec + accs * S.size
-  end
-  return { forward = gather(V.F), grad_input = gather(V.GI),
-           grad_weight = S.frame + 2 * V.GW.TG * vec, grad_bias = S.frame }
-end
-
--- Return the bytes of local arrays and the other bytes each op's frame may take,
--- and, when one of them exceeds the stack limit, a message that says so.
-local function frames(V, L)
-  local arrays, spills = {}, {}
-  if V.DIRECT then
-    for op, P in pairs(V.D) do
-      arrays[op], spills[op] = 0, direct.frame(V.S, P.LIVE)
-    end
-  else
-    arrays, spills = stack_bytes(V), spill_bytes(V)
-  end
-  -- sgd_update runs grad_weight's sums, then grad_bias's: its frame holds, at
-  -- most, both of theirs.
-  arrays.sgd_update = arrays.grad_weight + arrays.grad_bias + sgd.tile_elements(V) * V.S.size
-  spills.sgd_update = spills.grad_weight + spills.grad_bias
-  for _, op in ipairs(L.ops) do
-    if arrays[op] + spills[op] > V.S.stack_limit then
-      return arrays, spills, string.format("--stack-limit %d: %s's frame may take up to %d bytes "
-        .. "with any schedule of target %s (%d of local arrays, %d for registers and spills); give a larger limit",
-        V.S.stack_limit, op, arrays[op] + spills[op], L.target, arrays[op], spills[op])
-    end
-  end
-  return arrays, spills, nil
 end
 
 -- Return the schedule choices 'convgen tune' times for layer 'L'.
@@ -257,32 +125,36 @@ local function build(L, texts)
     if asked[op] then L.ops[#L.ops + 1] = op end
   end
   local V = template_vars(L, false)
-  local arrays, spills, over = frames(V, L)
+  local arrays, spills, over = frames.of(L, V.S, V.plan, V.DIRECT)
   if over and not V.DIRECT then
     -- The vector plans' scratch does not fit the limit: the scalar schedule needs none.
     V = template_vars(L, true)
-    arrays, spills, over = frames(V, L)
+    arrays, spills, over = frames.of(L, V.S, V.plan, V.DIRECT)
   end
   if over then return nil, over end
   local function render(name, vars)
     return template.render(name, assert(texts[name], "missing template " .. name), vars or V)
   end
-  -- Render sub-template 'name' with 'vars' (over V) as C text indented by 'indent'
-  -- spaces, without the last newline (the template line that calls it ends the text).
-  local function sub(name, vars, indent)
-    local text = render(name, setmetatable(vars, { __index = V }))
-    local pad = string.rep(" ", indent)
-    text = text:gsub("([^\n]*)\n", function(line) return line == "" and "\n" or pad .. line .. "\n" end)
+  -- Render sub-template 'name' with 'vars' (over 'parent', the names of the
+  -- template that includes it, or V), without the last newline:
+  -- the template line whose hole it fills ends it, and indents it (template.lua).
+  -- INCLUDE(part, more) in it renders a part that sees its names, and 'more'.
+  local sub
+  function sub(name, vars, parent)
+    setmetatable(vars, { __index = parent or V })
+    vars.INCLUDE = function(part, more) return sub(part, more or {}, vars) end
+    local text = render(name, vars)
     return (text:gsub("\n$", ""))
   end
-  V.GATHER = function(groups, first, indent, act)
-    return sub("gather.c.in", { GROUPS = groups, FIRST = first, ACT_STORES = act }, indent)
+  V.GATHER = function(groups, first, act)
+    return sub("gather.c.in", { GROUPS = groups, FIRST = first, ACT_STORES = act })
   end
-  V.BANDS = function(P, buf, src, out_w, first, indent, act)
-    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act }, indent)
+  V.BANDS = function(P, buf, src, out_w, first, act)
+    return sub("bands.c.in", { P = P, BUF = buf, SRC = src, OUT_W = out_w, FIRST = first, ACT_STORES = act })
   end
-  local ws = V.DIRECT and { forward = 0, grad_weight = 0, grad_input = 0, grad_bias = 0, sgd_update = 0 }
-    or workspace(V)
+  V.STEPS = function(steps) return sub("direct_steps.c.in", { STEPS = steps }) end
+  V.LANE_LOOP = function(lane) return sub("grad_weight_lanes.c.in", { LANE = lane }) end
+  local ws = frames.workspace(V.S, V.plan, V.DIRECT)
   V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN = 0, V.S.align
   for _, op in ipairs(L.ops) do V.WORKSPACE_BYTES = math.max(V.WORKSPACE_BYTES, ws[op]) end
   -- A whole number of alignments, so an array that ends the workspace ends it
@@ -294,24 +166,30 @@ local function build(L, texts)
   -- with 'vars' over V.
   local function body(op, vars)
     vars.OP = op
-    if V.SIZE and op ~= "grad_bias" then
-      return render("direct_size.c.in", setmetatable(vars, { __index = V }))
-    elseif V.DIRECT then
-      vars.P = V.D[op]
-      return render("direct.c.in", setmetatable(vars, { __index = V }))
+    vars.FN = vars.FN or op
+    vars.P = (V.SIZE and op ~= "grad_bias") and V.size_plan or V.plan[op]
+    -- A part of the function (a sub-template) sees the function's names, such as
+    -- TILE and STORE, which end its sums.
+    vars.INCLUDE = function(part, more) return sub(part, more or {}, vars) end
+    vars.TAP_GROUP = function(grp) return vars.INCLUDE("grad_weight_group.c.in", { grp = grp }) end
+    -- STORE(index, value): the statement that ends the sum 'value' of element
+    -- 'index', where vars.SUM_END says (sgd.lua); a step's operand is a name or
+    -- in parentheses.
+    vars.STORE = function(index, value)
+      if vars.SUM_END.step and not value:match("^[%w_]+$") then value = "(" .. value .. ")" end
+      return vars.INCLUDE("store.c.in", { END = vars.SUM_END, INDEX = index, VALUE = value })
     end
-    vars.P = PLAN_OF[op] and V[PLAN_OF[op]]
-    return render(TEMPLATE_OF[op], setmetatable(vars, { __index = V }))
+    return render(template_of(op, V.DIRECT, V.SIZE), setmetatable(vars, { __index = V }))
   end
   local bodies, stack = {}, {}
   for _, op in ipairs(L.ops) do
     if op == "sgd_update" then
-      local step = sgd.step(L, V)
+      local step = sgd.step(sgd.tile_elements(V.plan.grad_weight, V.DIRECT))
       bodies[#bodies + 1] = body("grad_weight", step.weight)
       bodies[#bodies + 1] = body("grad_bias", step.bias)
       bodies[#bodies + 1] = render("sgd_update.c.in")
     else
-      bodies[#bodies + 1] = body(op, sgd.sums(L, V, op))
+      bodies[#bodies + 1] = body(op, sgd.sums(op))
     end
     stack[#stack + 1] = string.format("%s %d", op, arrays[op] + spills[op])
   end

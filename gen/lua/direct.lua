@@ -45,32 +45,7 @@ end
 -- The register budget of one block: what the FPU holds for T, less a few for
 -- the compiler's own temporaries.
 local function budget(S)
-  return math.max(4, S.registers - 4)
-end
-
--- Return the blocks of a gather from its row and column segments (plan.lua's
--- forward_axis or grad_input_axis): output position (rstep*u + rphase,
--- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
--- csrc*v + off_q).  Each block is { u0, u1, v0, v1, rows, cols, taps }.
-local function gather_blocks(rsegs, csegs)
-  local blocks = {}
-  for _, rs in ipairs(rsegs) do
-    for _, cs in ipairs(csegs) do
-      for _, r in ipairs(rs.runs) do
-        for _, c in ipairs(cs.runs) do
-          local taps = {}
-          for _, tm in ipairs(r.taps) do
-            for _, tq in ipairs(c.taps) do
-              taps[#taps + 1] = { m = tm.t, q = tq.t, roff = tm.off, coff = tq.off }
-            end
-          end
-          blocks[#blocks + 1] = { u0 = r.first, u1 = r.last + 1, v0 = c.first, v1 = c.last + 1,
-                                  rows = rs, cols = cs, taps = taps, rtaps = r.taps, ctaps = c.taps }
-        end
-      end
-    end
-  end
-  return blocks
+  return math.max(S.direct_min_registers, S.registers - S.direct_reserved)
 end
 
 -- Return the step of tap index and of source offset from one row of taps of
@@ -90,24 +65,58 @@ local function loops_rows(S, b)
   return S.unroll_taps ~= nil and #b.taps > S.unroll_taps and row_steps(b.rtaps) ~= nil
 end
 
--- Fill in the C text of gather block 'b' of plan 'P': its loops over u and v
--- in register blocks of R columns, OB output channels each.  A block of more
--- taps than S.unroll_taps runs its rows of taps as a loop, each row unrolled.
-local function gather_text(P, S, b, OB, R, T, madd)
-  local rs, cs = b.rows, b.cols
+-- Return one step of a block: the values 'loads' loads ({ name, src, index,
+-- mask }: src[index], masked with the same element of 'mask' under a fused
+-- ReLU) and the multiply-adds 'madds' then makes ({ acc, a, b }: acc += a*b).
+local function step(loads, madds)
+  return { loads = loads, madds = madds }
+end
+
+-- Return the step of one tap of a gather block of OB output channels and r
+-- columns: the tap's OB weights at 'wbase' + 'woff', its r sources at 'sbase'
+-- + 'soff' (column k 'sx' further), then every sum's multiply-add.  'tag' ends
+-- the names of the tap's values.
+local function gather_tap(P, OB, r, wbase, woff, sbase, soff, sx, tag)
+  local loads, madds = {}, {}
+  for o = 0, OB - 1 do
+    loads[#loads + 1] = { name = "w" .. o .. tag, src = "weight", index = wbase .. " + " .. (o * P.WO + woff) }
+  end
+  for k = 0, r - 1 do
+    loads[#loads + 1] = { name = "x" .. k .. tag, src = P.SRC, mask = P.SRC_Y,
+                          index = sbase .. " + " .. (soff + k * sx) }
+  end
+  for o = 0, OB - 1 do
+    for k = 0, r - 1 do
+      madds[#madds + 1] = { acc = string.format("a%d_%d", o, k), a = "x" .. k .. tag, b = "w" .. o .. tag }
+    end
+  end
+  return step(loads, madds)
+end
+
+-- Set the loops of gather block 'b' (plan.gather_blocks, without widths) of plan
+-- 'P' and return its multiply-adds per pass: output position (rstep*u + rphase,
+-- cstep*v + cphase) reads, for tap (m, q), source position (rsrc*u + off_m,
+-- csrc*v + off_q).  Its loops over u and v run in register blocks of R columns,
+-- OB output channels each: b.variants, each over columns v0..v1-1 in steps
+-- of r, with its sums (name, init), its
+-- steps or, for a block of more taps than S.unroll_taps, a loop over its rows
+-- of taps (rows: count, w_step, s_step and the steps of one row), and its
+-- stores (the sum acc into output oi + off).
+local function gather_loops(P, S, b, OB, R)
+  local rs, cs = b.rseg, b.cseg
   -- Index of the position's output, and of its tap (0, 0) source, from u and v.
   b.out = plan.linear({ { "u", rs.step * P.OY }, { "v", cs.step * P.OX } },
                       rs.phase * P.OY + cs.phase * P.OX)
   b.src = plan.linear({ { "u", rs.src_step * P.SY }, { "v", cs.src_step * P.SX } }, 0)
-  b.full = {}
-  local function variant(r)
-    local lines, stores = {}, {}
+  local sx = cs.src_step * P.SX
+  local function variant(r, v0, v1)
+    local var = { r = r, v0 = v0, v1 = v1, sums = {}, steps = {}, stores = {} }
     for o = 0, OB - 1 do
       for k = 0, r - 1 do
-        lines[#lines + 1] = string.format("%s a%d_%d = %s;", T, o, k, P.init(o))
+        var.sums[#var.sums + 1] = { name = string.format("a%d_%d", o, k), init = P.BIAS and "b" .. o or "0" }
+        var.stores[#var.stores + 1] = { acc = string.format("a%d_%d", o, k), off = o * P.OO + k * cs.step * P.OX }
       end
     end
-    local body = {}
     if loops_rows(S, b) then
       local dm, doff = row_steps(b.rtaps)
       local t0 = b.rtaps[1]
@@ -118,67 +127,34 @@ local function gather_text(P, S, b, OB, R, T, madd)
       if doff * P.SY < 0 then
         t0, dm, doff = b.rtaps[#b.rtaps], -dm, -doff
       end
-      body[#body + 1] = "int mr;"
-      body[#body + 1] = string.format("for (mr = 0; mr < %d; ++mr) {", #b.rtaps)
-      body[#body + 1] = string.format("    const int wr = wi + mr * %d;", dm * P.WM)
-      body[#body + 1] = string.format("    const int sr = si + mr * %d;", doff * P.SY)
+      var.rows = { count = #b.rtaps, w_step = dm * P.WM, s_step = doff * P.SY, steps = {} }
       for _, tq in ipairs(b.ctaps) do
-        for o = 0, OB - 1 do
-          body[#body + 1] = string.format("    const %s w%d_q%d = weight[wr + %d];", T, o, tq.t,
-                                          o * P.WO + t0.t * P.WM + tq.t * P.WQ)
-        end
-        for k = 0, r - 1 do
-          body[#body + 1] = string.format("    const %s x%d_q%d = %s;", T, k, tq.t,
-                                          P.read("sr + " .. (t0.off * P.SY + (tq.off + k * cs.src_step) * P.SX)))
-        end
-        for o = 0, OB - 1 do
-          for k = 0, r - 1 do
-            body[#body + 1] = string.format("    a%d_%d = %s(x%d_q%d, w%d_q%d, a%d_%d);",
-                                            o, k, madd, k, tq.t, o, tq.t, o, k)
-          end
-        end
+        var.rows.steps[#var.rows.steps + 1] = gather_tap(P, OB, r, "wr", t0.t * P.WM + tq.t * P.WQ,
+          "sr", t0.off * P.SY + tq.off * P.SX, sx, "_q" .. tq.t)
       end
-      body[#body + 1] = "}"
-    end
-    for _, t in ipairs(#body == 0 and b.taps or {}) do
-      for o = 0, OB - 1 do
-        body[#body + 1] = string.format("const %s w%d_m%d_q%d = weight[wi + %d];", T, o, t.m, t.q,
-                                        o * P.WO + t.m * P.WM + t.q * P.WQ)
-      end
-      for k = 0, r - 1 do
-        body[#body + 1] = string.format("const %s x%d_m%d_q%d = %s;", T, k, t.m, t.q,
-                                        P.read("si + " .. (t.roff * P.SY + (t.coff + k * cs.src_step) * P.SX)))
-      end
-      for o = 0, OB - 1 do
-        for k = 0, r - 1 do
-          body[#body + 1] = string.format("a%d_%d = %s(x%d_m%d_q%d, w%d_m%d_q%d, a%d_%d);",
-                                          o, k, madd, k, t.m, t.q, o, t.m, t.q, o, k)
-        end
+    else
+      for _, t in ipairs(b.taps) do
+        var.steps[#var.steps + 1] = gather_tap(P, OB, r, "wi", t.m * P.WM + t.q * P.WQ,
+          "si", t.roff * P.SY + t.coff * P.SX, sx, string.format("_m%d_q%d", t.m, t.q))
       end
     end
-    for o = 0, OB - 1 do
-      for k = 0, r - 1 do
-        stores[#stores + 1] = string.format("%s[oi + %d] = %s;", P.OUT,
-                                            o * P.OO + k * cs.step * P.OX, P.out(string.format("a%d_%d", o, k)))
-      end
-    end
-    return { r = r, init = lines, body = body, stores = stores }
+    return var
   end
+  -- R columns at a time from j0 while R fit, then one at a time from vmain.
   b.variants = {}
-  local width = b.v1 - b.v0
+  local width = b.j1 - b.j0
+  local vmain = b.j0
   if R > 1 and width >= R then
-    b.variants[#b.variants + 1] = variant(R)
-    b.vmain = b.v0 + width // R * R
-  else
-    b.vmain = b.v0
+    vmain = b.j0 + width // R * R
+    b.variants[1] = variant(R, b.j0, vmain)
   end
-  if b.vmain < b.v1 then b.variants[#b.variants + 1] = variant(1) end
-  return #b.taps * width * (b.u1 - b.u0)
+  if vmain < b.j1 then b.variants[#b.variants + 1] = variant(1, vmain, b.j1) end
+  return #b.taps * width * (b.i1 - b.i0)
 end
 
 -- Return the plan of a gather under schedule S, from its geometry G.
 local function gather_plan(L, S, G)
-  local blocks = gather_blocks(G.rows, G.cols)
+  local blocks = plan.gather_blocks(G.rows, G.cols)
   -- Taps of the largest block, and the most whose values live at once (one row
   -- of taps where the rows are a loop).
   local most, live = 0, 0
@@ -192,11 +168,11 @@ local function gather_plan(L, S, G)
   -- the block should the compiler load them all early (direct.frame).
   local R, ob = 1, 1
   -- Where every tap is unrolled, gcc loads the next taps' values early: leave
-  -- registers for two taps in flight (1->8 channels 28x28 k3 on a Cortex-M4:
-  -- 4 output channels a block spilled, 2 took 23% fewer instructions).
-  local spread = live < most and 1 or 2
+  -- registers for the taps in flight.
+  local spread = live < most and 1 or S.direct_taps_in_flight
   -- --optimize size: one output at a time, the smallest code.
-  for r = L.optimize == "size" and 1 or math.min(4, math.max(1, regs // 4)), 1, -1 do
+  local most_cols = math.min(S.direct_columns, math.max(1, regs // S.direct_column_registers))
+  for r = L.optimize == "size" and 1 or most_cols, 1, -1 do
     local o = L.optimize == "size" and 1 or divisor_at_most(G.group_out, (regs - spread * r) // (r + spread))
     while o > 1 and direct.frame(S, o * r + live * (o + r)) > S.stack_limit do
       o = divisor_at_most(G.group_out, o - 1)
@@ -213,29 +189,33 @@ local function gather_plan(L, S, G)
   -- second pass over the channels.
   local inner = { ob = ob, blocks = {} }
   local border = ob > 1 and { ob = 1, blocks = {} } or inner
+  -- The bias of each output channel of a pass's block (forward).
+  for _, pass in ipairs({ inner, border }) do
+    pass.biases = {}
+    for o = 0, pass.ob - 1 do pass.biases[o + 1] = { name = "b" .. o, index = "k + " .. o } end
+  end
   for _, b in ipairs(blocks) do
     local full = #b.taps == most
     local pass = full and inner or border
-    P.MACS = P.MACS + gather_text(P, S, b, pass.ob, full and R or 1, L.dtype, L.name .. "_MADD")
+    P.MACS = P.MACS + gather_loops(P, S, b, pass.ob, full and R or 1)
     pass.blocks[#pass.blocks + 1] = b
   end
   P.PASSES = { inner }
   if border ~= inner and #border.blocks > 0 then P.PASSES[2] = border end
   P.HAS_TAPS = most > 0
   P.MACS = P.MACS * G.sum_count * G.out_count * L.n
+  P.CALL_MACS = P.MACS
   -- Values of the largest block: its sums, and every live tap's sources and weights.
   P.LIVE = ob * R + live * (ob + R)
   return P
 end
 
 -- Return the forward plan: Y[n,k] gathered from the input channels of k's group.
-function direct.forward(L, V, S)
+function direct.forward(L, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local P = {
     OP = "forward", OUT = "output", SRC = "input",
-    PARAMS = string.format("const %s *restrict input, const %s *restrict weight, const %s *restrict bias, "
-      .. "%s *restrict output%s", L.dtype, L.dtype, L.dtype, L.dtype, V.WS_PARAM),
     OUTER = "k", OUTER_COUNT = L.k, SUM = "c", SUM_COUNT = cg,
     -- Bases at (n, outer channel), and the strides of the summed channel.
     SRC_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c } }, 0),
@@ -243,10 +223,8 @@ function direct.forward(L, V, S)
     OUT_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     SY = st.I.y, SX = st.I.x, OY = st.Y.y, OX = st.Y.x, OO = st.Y.c,
     WO = st.W.k, WM = st.W.m, WQ = st.W.q,
-    BIAS = true,
-    init = function(o) return "b" .. o end,
-    read = function(index) return string.format("input[%s]", index) end,
-    out = V.ACT,
+    -- Sums start from the bias; the stores apply the fused activation.
+    BIAS = true, ACT = true,
   }
   return gather_plan(L, S, {
     P = P, group_out = kg, sum_count = cg, out_count = L.k,
@@ -257,14 +235,12 @@ end
 
 -- Return the grad_input plan: dI[n,ch] gathered, phase by phase, from dY of
 -- the output channels of ch's group.
-function direct.grad_input(L, V, S)
+function direct.grad_input(L, S)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
   local group = cg == 1 and "c" or ("c / " .. cg)
   local P = {
     OP = "grad_input", OUT = "grad_input", SRC = "grad_output",
-    PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", L.dtype, V.Y_PARAM, L.dtype, L.dtype, V.WS_PARAM),
     SRC_Y = L.relu and "output" or nil,
     OUTER = "c", OUTER_COUNT = L.c, SUM = "k", SUM_COUNT = kg,
     SRC_BASE = plan.linear({ { "n", st.Y.n }, { group, kg * st.Y.c } }, 0), SRC_SUM = st.Y.c,
@@ -273,9 +249,6 @@ function direct.grad_input(L, V, S)
     OUT_BASE = plan.linear({ { "n", st.I.n }, { "c", st.I.c } }, 0),
     SY = st.Y.y, SX = st.Y.x, OY = st.I.y, OX = st.I.x, OO = st.I.c,
     WO = st.W.c, WM = st.W.m, WQ = st.W.q,
-    init = function() return "0" end,
-    read = function(index) return V.DY("grad_output", index, "output") end,
-    out = function(a) return a end,
   }
   if cg == 1 then P.W_BASE = plan.linear({ { "c", kg * st.W.k } }, 0) end
   return gather_plan(L, S, {
@@ -285,35 +258,35 @@ function direct.grad_input(L, V, S)
   })
 end
 
--- Return the C lines that step r positions of a grad_weight block: the dY of
--- KB channels at the r positions, then row by row of 'taps', the distinct
--- sources the row's taps read there, each loaded once, and every tap's sums.
-local function gw_body(L, V, st, kb, taps, r)
-  local T, madd = L.dtype, L.name .. "_MADD"
+-- Return the steps of r positions of a grad_weight block: the dY of KB channels
+-- at the r positions, then row by row of 'taps', the distinct sources the row's
+-- taps read there, each loaded once, and every tap's sums.
+local function gw_steps(L, st, kb, taps, r)
   local function src(m, col)
     return string.format(col < 0 and "x_m%d_cm%d" or "x_m%d_c%d", m, math.abs(col))
   end
-  local body = {}
+  local dys = {}
   for o = 0, kb - 1 do
     for k = 0, r - 1 do
-      body[#body + 1] = string.format("const %s d%d_%d = %s;", T, o, k,
-                                      V.DY("grad_output", string.format("di + %d + oi", o * st.Y.c + k * st.Y.x), "output"))
+      dys[#dys + 1] = { name = string.format("d%d_%d", o, k), src = "grad_output", mask = "output",
+                        index = string.format("di + %d + oi", o * st.Y.c + k * st.Y.x) }
     end
   end
+  local steps = { step(dys, {}) }
   local rows, order = {}, {}
   for _, t in ipairs(taps) do
     if not rows[t.m] then rows[t.m] = {}; order[#order + 1] = t.m end
     table.insert(rows[t.m], t)
   end
   for _, m in ipairs(order) do
-    local loaded = {}
+    local loads, madds, loaded = {}, {}, {}
     for _, t in ipairs(rows[m]) do
       for k = 0, r - 1 do
         local col = t.coff + k * L.sw
         if not loaded[col] then
           loaded[col] = true
-          body[#body + 1] = string.format("const %s %s = input[xi + %d + si];", T, src(m, col),
-                                          t.roff * st.I.y + col * st.I.x)
+          loads[#loads + 1] = { name = src(m, col), src = "input",
+                                index = string.format("xi + %d + si", t.roff * st.I.y + col * st.I.x) }
         end
       end
     end
@@ -321,19 +294,20 @@ local function gw_body(L, V, st, kb, taps, r)
     for k = 0, r - 1 do
       for _, t in ipairs(rows[m]) do
         for o = 0, kb - 1 do
-          body[#body + 1] = string.format("a%d_m%d_q%d = %s(d%d_%d, %s, a%d_m%d_q%d);",
-                                          o, t.m, t.q, madd, o, k, src(m, t.coff + k * L.sw), o, t.m, t.q)
+          madds[#madds + 1] = { acc = string.format("a%d_m%d_q%d", o, t.m, t.q),
+                                a = string.format("d%d_%d", o, k), b = src(m, t.coff + k * L.sw) }
         end
       end
     end
+    steps[#steps + 1] = step(loads, madds)
   end
-  return body
+  return steps
 end
 
--- Return the grad_weight blocks of 'blocks' (gather_blocks) for the taps that
+-- Return the grad_weight blocks of 'blocks' (plan.gather_blocks) for the taps that
 -- 'keep' accepts, cr columns at a time where a block is that wide, and their
 -- multiply-adds for one output channel block and input channel.
-local function gw_blocks(L, V, st, kb, cr, blocks, keep)
+local function gw_blocks(L, st, kb, cr, blocks, keep)
   local out, macs = {}, 0
   for _, b in ipairs(blocks) do
     local taps = {}
@@ -341,17 +315,17 @@ local function gw_blocks(L, V, st, kb, cr, blocks, keep)
       if keep(t) then taps[#taps + 1] = t end
     end
     if #taps > 0 then
-      local width = b.v1 - b.v0
+      local width = b.j1 - b.j0
       local r = width >= cr and cr or 1
-      local vmain = b.v0 + width // r * r
-      local parts = { { v0 = b.v0, v1 = vmain, step = r, body = gw_body(L, V, st, kb, taps, r) } }
-      if vmain < b.v1 then parts[2] = { v0 = vmain, v1 = b.v1, step = 1, body = gw_body(L, V, st, kb, taps, 1) } end
+      local vmain = b.j0 + width // r * r
+      local parts = { { v0 = b.j0, v1 = vmain, step = r, steps = gw_steps(L, st, kb, taps, r) } }
+      if vmain < b.j1 then parts[2] = { v0 = vmain, v1 = b.j1, step = 1, steps = gw_steps(L, st, kb, taps, 1) } end
       out[#out + 1] = {
-        u0 = b.u0, u1 = b.u1, parts = parts,
+        u0 = b.i0, u1 = b.i1, parts = parts,
         out = plan.linear({ { "u", st.Y.y }, { "v", st.Y.x } }, 0),
         src = plan.linear({ { "u", L.sh * st.I.y }, { "v", L.sw * st.I.x } }, 0),
       }
-      macs = macs + #taps * kb * (b.u1 - b.u0) * width
+      macs = macs + #taps * kb * (b.i1 - b.i0) * width
     end
   end
   return out, macs
@@ -363,7 +337,7 @@ end
 local function gw_columns(L, S, sums, kb, taps)
   if L.optimize == "size" then return 1 end
   local regs = budget(S)
-  for r = 4, 2, -1 do
+  for r = S.direct_columns, 2, -1 do
     if sums + kb * r + L.k2 + (r - 1) * L.sw <= regs and direct.frame(S, sums + kb * r + taps * r) <= S.stack_limit then
       return r
     end
@@ -371,66 +345,54 @@ local function gw_columns(L, S, sums, kb, taps)
   return 1
 end
 
--- Return the grad_weight plan: for KB output channels and one input channel at
--- a time, the sums of a group of taps stay in registers over the whole batch
--- and every position; each dY element loaded feeds all of them.  Beyond the
--- target's unroll_taps, a group is one row of taps, and the rows are a loop,
--- each over the output rows where it is valid (ROWS: a table of them).
-function direct.grad_weight(L, V, S)
-  local st = direct.strides(L)
+-- Fill in grad_weight plan P one row of taps at a time: a group of the K2 taps
+-- of tap row 0 stands for row m, the rows are a run-time loop (its offset m*dh
+-- goes into xi), each over the output rows where it is valid (P.ROWS).
+local function gw_rows(L, S, P, st, cols)
   local cg, kg = L.c // L.g, L.k // L.g
-  local regs = budget(S)
-  local ntaps = L.k1 * L.k2
-  local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
-  local T = L.dtype
-  local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
-  local P = {
-    GROUPS = {}, MACS = 0,
-    X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
-                           { "c", st.I.c } }, 0),
-    D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
-    W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
-  }
-  if rows then
-    local kb = divisor_at_most(kg, math.max(1, regs // (L.k2 + 1)))
-    while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
-    local cr = gw_columns(L, S, kb * L.k2, kb, L.k2)
-    -- One row of taps, tap row 0 standing for row m: its offset m*dh goes into xi.
-    local row = { { phase = 0, step = 1, count = 1, src_step = L.sh,
-                    runs = { { first = 0, last = 0, taps = { { t = 0, off = -L.ph } } } } } }
-    local grp = { accs = {}, stores = {} }
-    for o = 0, kb - 1 do
-      for q = 0, L.k2 - 1 do
-        grp.accs[#grp.accs + 1] = string.format("%s a%d_m0_q%d = 0;", T, o, q)
-        grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
-                                        value = string.format("a%d_m0_q%d", o, q) }
-      end
+  local kb = divisor_at_most(kg, math.max(1, budget(S) // (L.k2 + 1)))
+  while kb > 1 and direct.frame(S, kb * L.k2 + kb + L.k2) > S.stack_limit do kb = divisor_at_most(kg, kb - 1) end
+  local cr = gw_columns(L, S, kb * L.k2, kb, L.k2)
+  local row = { { phase = 0, step = 1, count = 1, src_step = L.sh,
+                  runs = { { first = 0, last = 0, taps = { { t = 0, off = -L.ph } } } } } }
+  local grp = { accs = {}, stores = {} }
+  for o = 0, kb - 1 do
+    for q = 0, L.k2 - 1 do
+      grp.accs[#grp.accs + 1] = string.format("a%d_m0_q%d", o, q)
+      grp.stores[#grp.stores + 1] = { index = "wi + " .. plan.linear({ { "m", st.W.m } }, o * st.W.k + q * st.W.q),
+                                      value = string.format("a%d_m0_q%d", o, q) }
     end
-    local per_row
-    grp.blocks, per_row = gw_blocks(L, V, st, kb, cr, gather_blocks(row, cols), function() return true end)
-    for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
-    -- The output rows where tap row m reads inside the input (plan.forward_axis's bounds).
-    local lo, hi, valid = {}, {}, 0
-    for m = 0, L.k1 - 1 do
-      local a = math.max(0, -((m * L.dh - L.ph) // L.sh))
-      local b = math.min(L.oh - 1, (L.h - 1 + L.ph - m * L.dh) // L.sh)
-      if b < a then a, b = 0, -1 end
-      lo[#lo + 1], hi[#hi + 1] = a, b + 1
-      valid = valid + b + 1 - a
-    end
-    P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
-    P.GROUPS[1] = grp
-    P.HAS_TAPS = #grp.blocks > 0 and valid > 0
-    P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
-    P.MACS = per_row * valid * L.n * cg * (L.k // kb)
-    return P
   end
+  local per_row
+  grp.blocks, per_row = gw_blocks(L, st, kb, cr, plan.gather_blocks(row, cols), function() return true end)
+  for _, b in ipairs(grp.blocks) do b.u0, b.u1 = "rows_lo[m]", "rows_hi[m]" end
+  -- The output rows where tap row m reads inside the input.
+  local lo, hi, valid = {}, {}, 0
+  for _, t in ipairs(plan.forward_taps(L.h, L.k1, L.sh, L.ph, L.dh)) do
+    local a, b = math.max(0, t.lo), math.min(L.oh - 1, t.hi)
+    if b < a then a, b = 0, -1 end
+    lo[#lo + 1], hi[#hi + 1] = a, b + 1
+    valid = valid + b + 1 - a
+  end
+  P.ROWS = { LO = table.concat(lo, ", "), HI = table.concat(hi, ", "), X_STEP = L.dh * st.I.y }
+  -- Tap row m's first source: its offset m*dh rows.
+  P.XI = P.X_BASE .. " + m * " .. P.ROWS.X_STEP
+  P.GROUPS[1] = grp
+  P.HAS_TAPS = #grp.blocks > 0 and valid > 0
+  P.KB, P.TG, P.CR, P.LIVE = kb, L.k2, cr, kb * L.k2 + kb * cr + L.k2 * cr
+  P.MACS = per_row * valid * L.n * cg * (L.k // kb)
+end
+
+-- Fill in grad_weight plan P in groups of up to TG taps, every tap unrolled.
+local function gw_tap_groups(L, S, P, st, cols)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local regs, ntaps = budget(S), L.k1 * L.k2
   local kb = L.optimize == "size" and 1 or divisor_at_most(kg, math.max(1, regs // (ntaps + 1)))
   local tg = math.max(1, math.min(ntaps, regs // kb - 1))
   -- Sums, one dY per channel and one source per tap, all of which may spill.
   while tg > 1 and direct.frame(S, kb * tg + kb + tg) > S.stack_limit do tg = tg - 1 end
   local cr = gw_columns(L, S, kb * tg, kb, tg)
-  local blocks = gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh), cols)
+  local blocks = plan.gather_blocks(plan.forward_axis(L.oh, L.h, L.k1, L.sh, L.ph, L.dh), cols)
   P.KB, P.TG, P.CR, P.LIVE = kb, tg, cr, kb * tg + kb * cr + tg * cr
   for t0 = 0, ntaps - 1, tg do
     local grp = { accs = {}, stores = {} }
@@ -438,13 +400,13 @@ function direct.grad_weight(L, V, S)
     for t = t0, t1 do
       local m, q = t // L.k2, t % L.k2
       for o = 0, kb - 1 do
-        grp.accs[#grp.accs + 1] = string.format("%s a%d_m%d_q%d = 0;", T, o, m, q)
+        grp.accs[#grp.accs + 1] = string.format("a%d_m%d_q%d", o, m, q)
         grp.stores[#grp.stores + 1] = { index = "wi + " .. (o * st.W.k + m * st.W.m + q * st.W.q),
                                         value = string.format("a%d_m%d_q%d", o, m, q) }
       end
     end
     local macs
-    grp.blocks, macs = gw_blocks(L, V, st, kb, cr, blocks, function(t)
+    grp.blocks, macs = gw_blocks(L, st, kb, cr, blocks, function(t)
       local i = t.m * L.k2 + t.q
       return i >= t0 and i <= t1
     end)
@@ -453,21 +415,49 @@ function direct.grad_weight(L, V, S)
     P.HAS_TAPS = P.HAS_TAPS or #grp.blocks > 0
   end
   P.MACS = P.MACS * L.n * cg * (L.k // kb)
+end
+
+-- Return the grad_weight plan: for KB output channels and one input channel at
+-- a time, the sums of a group of taps stay in registers over the whole batch
+-- and every position; each dY element loaded feeds all of them.  Beyond the
+-- target's unroll_taps, a group is one row of taps, and the rows are a loop
+-- (gw_rows); else the taps go in groups (gw_tap_groups).
+function direct.grad_weight(L, S)
+  local st = direct.strides(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local ntaps = L.k1 * L.k2
+  local rows = L.optimize ~= "size" and S.unroll_taps ~= nil and ntaps > S.unroll_taps and L.k1 > 1
+  local cols = plan.forward_axis(L.ow, L.w, L.k2, L.sw, L.pw, L.dw)
+  local P = {
+    GROUPS = {}, MACS = 0,
+    X_BASE = plan.linear({ { "n", st.I.n }, { kg == 1 and "k" or ("k / " .. kg), cg * st.I.c },
+                           { "c", st.I.c } }, 0),
+    D_BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
+    W_BASE = plan.linear({ { "k", st.W.k }, { "c", st.W.c } }, 0),
+  }
+  P.XI = P.X_BASE
+  if rows then gw_rows(L, S, P, st, cols) else gw_tap_groups(L, S, P, st, cols) end
+  P.CALL_MACS = P.MACS
   return P
 end
 
 -- Return the grad_bias plan: ACC independent sums over each output channel's
 -- positions (a chain of dependent adds would wait on the FPU's latency).
-function direct.grad_bias(L, V, S)
+function direct.grad_bias(L, S)
   local st = direct.strides(L)
-  local acc = math.min(4, L.oh * L.ow)
+  local acc = math.min(S.direct_bias_sums, L.oh * L.ow)
   local P = {
     ACC = acc, COUNT = L.oh * L.ow, MAIN = L.oh * L.ow - L.oh * L.ow % acc,
     BASE = plan.linear({ { "n", st.Y.n }, { "k", st.Y.c } }, 0),
     -- Positions (i, j) in order are evenly spaced in either layout.
     STEP = L.layout == "nhwc" and L.k or 1, LIVE = acc + 1,
-    SUM_TEXT = ({ "s0", "s0 + s1", "(s0 + s1) + s2", "(s0 + s1) + (s2 + s3)" })[acc],
+    SUMS = {}, READS = {},
   }
+  for a = 0, acc - 1 do
+    P.SUMS[#P.SUMS + 1] = "s" .. a
+    P.READS[#P.READS + 1] = { sum = "s" .. a, index = "base + " .. plan.linear({ { "p", P.STEP } }, a * P.STEP) }
+  end
+  P.TAIL_READ = "base + " .. plan.linear({ { "p", P.STEP } }, 0)
   return P
 end
 
@@ -475,16 +465,11 @@ end
 -- are bounded at run time, once per output row and column, so its size does
 -- not grow with the border cases; grad_input scatters each dY element over the
 -- inputs its window read (as forward's loops walk them).
-function direct.size_plan(L, V)
+function direct.size_plan(L)
   local st = direct.strides(L)
   local cg, kg = L.c // L.g, L.k // L.g
-  local T = L.dtype
   local group = kg == 1 and "k" or ("k / " .. kg)
   local P = {
-    FORWARD_PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
-      .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM),
-    GRAD_INPUT_PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-      .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM),
     -- Elements of I (channel c of k's group, position y, x), Y (k; i, j), W (k, c, m, q).
     X = plan.linear({ { "n", st.I.n }, { group, cg * st.I.c }, { "c", st.I.c }, { "y", st.I.y },
                       { "x", st.I.x } }, 0),
@@ -493,6 +478,18 @@ function direct.size_plan(L, V)
     -- Source row and column of tap (m, q) at output (i, j).
     ROW = plan.linear({ { "i", L.sh }, { "m", L.dh } }, -L.ph),
     COL = plan.linear({ { "j", L.sw }, { "q", L.dw } }, -L.pw),
+    -- Source row and column of tap 0 at output (i, j).
+    Y0 = plan.linear({ { "i", L.sh } }, -L.ph),
+    X0 = plan.linear({ { "j", L.sw } }, -L.pw),
+    -- The taps of an output row (m0..m1-1) and column (q0..q1-1) that read inside
+    -- the input, bounded from y0 and x0 (templates/direct_size_bounds.c.in).
+    ROW_TAPS = { origin = "y0", lo = "m0", hi = "m1", step = L.dh, size = L.h },
+    COL_TAPS = { origin = "x0", lo = "q0", hi = "q1", step = L.dw, size = L.w },
+    -- Source row of tap m at output row i0, and at the row before i1; columns alike.
+    FIRST_ROW = plan.linear({ { "i0", L.sh }, { "m", L.dh } }, -L.ph),
+    LAST_ROW = plan.linear({ { "i1", L.sh }, { "m", L.dh } }, -L.ph - L.sh),
+    FIRST_COL = plan.linear({ { "j0", L.sw }, { "q", L.dw } }, -L.pw),
+    LAST_COL = plan.linear({ { "j1", L.sw }, { "q", L.dw } }, -L.pw - L.sw),
   }
   return P
 end

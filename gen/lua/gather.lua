@@ -13,10 +13,10 @@ local rolling = require "rolling"
 
 local gather = {}
 
--- Return the largest of 4, 2, 1 that divides 'n': how many output planes one
--- pass of a gather computes, so that each source element loaded feeds several.
-local function channel_block(n)
-  for _, b in ipairs({ 4, 2, 1 }) do
+-- Return the largest of S.channel_blocks that divides 'n': how many output planes
+-- one pass of a gather computes, so that each source element loaded feeds several.
+local function channel_block(S, n)
+  for _, b in ipairs(S.channel_blocks) do
     if n % b == 0 then return b end
   end
 end
@@ -132,7 +132,7 @@ local function gather_groups(blocks, o)
       for _, t in ipairs(g.terms) do
         if not offsets[t.index] then offsets[t.index], n_off = true, n_off + 1 end
       end
-      if n_off <= 16 then g.jmain = g.j0 end
+      if n_off <= o.S.lane_loop_offsets then g.jmain = g.j0 end
       -- Without a second pass (each output written once, from the bias or zero), a row
       -- whose width is not whole vectors ends with one more vector step moved back to
       -- end at j1: it recomputes a few outputs to the same value instead of a scalar tail.
@@ -202,7 +202,7 @@ local function gather_plan(L, S, G)
   local band_pitch = G.band_pitch and G.band_pitch(pitch) or pitch
   local rb = not view and G.bands and band_rows(G.count, band_pitch * size, S.copy_bytes, G.srows)
   if rb then pitch = band_pitch end
-  local nb = channel_block(G.channels)
+  local nb = channel_block(S, G.channels)
   local P = { NB = nb, WEIGHTS = {}, PLANES = {}, MACS = 0 }
   -- Return the taps, row groups and multiply-adds of gathering 'blocks'.
   local function groups_of(blocks, ptr)
@@ -220,7 +220,7 @@ local function gather_plan(L, S, G)
     -- With a stride, the phases of a padded copy usually cover the same (i, j) range:
     -- one loop then computes every phase, so the strided stores of the phases meet
     -- in contiguous memory (and each source element loaded feeds more taps).
-    local same = G.phases and (view or rb) and #blocks > 1 and #blocks <= 4
+    local same = G.phases and (view or rb) and #blocks > 1 and #blocks <= S.merged_phases
     for _, b in ipairs(blocks) do
       if b.i0 ~= blocks[1].i0 or b.i1 ~= blocks[1].i1 or b.j0 ~= blocks[1].j0 or b.j1 ~= blocks[1].j1
         or #b.taps == 0 then
@@ -284,12 +284,13 @@ end
 
 -- The geometry of forward: Y (OH x OW) gathered from I (H x W), 'nb' output
 -- channels per pass; the first input channel starts from the bias.
-local function forward_geometry(L, V)
+local function forward_geometry(L)
+  local cg, kg = L.c // L.g, L.k // L.g
   local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
   local function srows(rb) return (rb - 1) * L.sh + (L.k1 - 1) * L.dh + 1 end
   return {
     vh = vh, vw = vw, padded = L.ph + L.pw + L.eh + L.ew > 0, bands = L.pw > 0, count = L.oh, srows = srows,
-    channels = V.KG, out_w = L.ow, src_w = L.w, w_stride = V.CG * V.K1K2, overlap = V.CG == 1,
+    channels = kg, out_w = L.ow, src_w = L.w, w_stride = cg * L.k1 * L.k2, overlap = cg == 1,
     acc = { "y_k", "i" }, ptr = "y", band_ptr = "yb", copy = "xv", source = "x",
     init = function(kb) return "b" .. kb end,
     w = function(kb, m, q) return string.format("w_k%d_m%d_q%d", kb, m, q) end,
@@ -322,7 +323,8 @@ end
 -- The geometry of grad_input: dI (H x W) gathered from dY (OH x OW) phase by
 -- phase, 'nb' input channels per pass; the group's first output channel starts
 -- from zero.
-local function grad_input_geometry(L, V, S)
+local function grad_input_geometry(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
   local top, bottom = plan.view_pads(L.h, L.oh, L.k1, L.sh, L.ph, L.dh)
   local left, right = plan.view_pads(L.w, L.ow, L.k2, L.sw, L.pw, L.dw)
   local vh, vw = L.oh + top + bottom, L.ow + left + right
@@ -338,7 +340,7 @@ local function grad_input_geometry(L, V, S)
     -- without left padding that is the last column of the pitch, so the pitch must be
     -- longer than the rows (with one lane, or rows of whole vectors, it is not).
     band_pitch = function(pitch) return left > 0 and pitch or plan.row_pitch(vw + 1, S.row_align) end,
-    channels = V.CG, out_w = L.w, src_w = L.ow, w_stride = V.K1K2, overlap = V.KG == 1,
+    channels = cg, out_w = L.w, src_w = L.ow, w_stride = L.k1 * L.k2, overlap = kg == 1,
     phases = true,
     acc = { "dx_c", "y" }, ptr = "dx", band_ptr = "dxb", copy = "dyv", source = "dy",
     mask = L.relu, source_y = "ydy",
@@ -371,48 +373,62 @@ local function grad_input_geometry(L, V, S)
   }
 end
 
--- Return the forward plan of layer L (V: the template names) under schedule S,
--- with the names templates/gather_op.c.in renders it with.
-function gather.forward(L, V, S)
-  local P = gather_plan(L, S, forward_geometry(L, V))
-  local T = L.dtype
-  P.SECOND_PASS = V.CG > 1 and P.HAS_TAPS
+-- Set P.PASSES, the passes over the source channels: the first (sums start from
+-- the bias or zero), then a loop over the others up to loop_end.  A fused ReLU
+-- ('fused') ends the sums of the last channel, so under one that channel is a
+-- pass of its own after the loop (at); 'act': the pass's stores apply it.
+local function passes(P, fused)
+  P.PASSES = { { first = true, act = fused and not P.SECOND_PASS } }
+  if P.SECOND_PASS and fused then
+    if P.INNER_END > 2 then P.PASSES[2] = { loop_end = P.INNER_END - 1 } end
+    P.PASSES[#P.PASSES + 1] = { at = P.INNER_END - 1, act = true }
+  elseif P.SECOND_PASS then
+    P.PASSES[2] = { loop_end = P.INNER_END }
+  end
+end
+
+-- Return the forward plan of layer L under schedule S, with the names
+-- templates/gather_op.c.in renders it with.
+function gather.forward(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
+  local P = gather_plan(L, S, forward_geometry(L))
+  P.SECOND_PASS = cg > 1 and P.HAS_TAPS
   P.OP = "forward"
-  P.PARAMS = string.format("const %s *restrict input, const %s *restrict weight, "
-    .. "const %s *restrict bias, %s *restrict output%s", T, T, T, T, V.WS_PARAM)
-  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", V.OHOW, L.ow
-  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, V.KG
-  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", V.CG
-  P.EMPTY, P.UNUSED = "Every window lies in the zero padding: Y is the bias alone.", { "input", "weight" }
-  P.SRC_PLANE = string.format("input + (%s) * %d", V.IN_CHANNEL, V.HW)
-  P.W_PLANE = V.W_PLANE
+  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "xv", "x", "output", L.oh * L.ow, L.ow
+  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "k", L.k, kg
+  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "c", "0", "1", cg
+  P.UNUSED = { "input", "weight" }
+  P.SRC_PLANE = string.format("input + (%s) * %d", plan.in_channel(L), L.h * L.w)
+  P.W_PLANE = plan.linear({ { "k", cg }, { "c", 1 } }, 0)
+  passes(P, L.relu)
+  -- A pass over one input plane for each block of NB output planes.
+  P.CALL_MACS = L.n * L.k * cg * P.MACS // P.NB
   return P
 end
 
--- Return the grad_input plan of layer L (V: the template names) under schedule S.
-function gather.grad_input(L, V, S)
-  local P = gather_plan(L, S, grad_input_geometry(L, V, S))
-  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
-  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
-  P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", V.CG)
+-- Return the grad_input plan of layer L under schedule S.
+function gather.grad_input(L, S)
+  local cg, kg, hw, ohow = L.c // L.g, L.k // L.g, L.h * L.w, L.oh * L.ow
+  local first_k, last_k = plan.group_outputs(L)
+  local P = gather_plan(L, S, grad_input_geometry(L, S))
+  P.C_IN_GROUP = L.g == 1 and "c" or string.format("c %% %d", cg)
   P.DY_PLANE = plan.linear({ { "n", L.k }, { "k", 1 } }, 0)
-  P.W_PLANE = plan.linear({ { "k", V.CG }, { P.C_IN_GROUP, 1 } }, 0)
-  P.SECOND_PASS = V.KG > 1 and P.HAS_TAPS
-  local T = L.dtype
+  P.W_PLANE = plan.linear({ { "k", cg }, { P.C_IN_GROUP, 1 } }, 0)
+  P.SECOND_PASS = kg > 1 and P.HAS_TAPS
   P.OP = "grad_input"
-  P.PARAMS = string.format("const %s *restrict weight, %sconst %s *restrict grad_output, "
-    .. "%s *restrict grad_input%s", T, V.Y_PARAM, T, T, V.WS_PARAM)
-  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", V.HW, L.w
-  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, V.CG
-  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", P.FIRST_K, P.FIRST_K .. " + 1", P.LAST_K
-  P.EMPTY = "Every window lies in the zero padding: no input reaches Y, dI is zero."
+  P.COPY, P.SRC, P.OUT, P.OUT_SIZE, P.OUT_W = "dyv", "dy", "grad_input", hw, L.w
+  P.OUTER, P.CHANNELS, P.GROUP_CHANNELS = "c", L.c, cg
+  P.INNER, P.INNER_FIRST, P.INNER_NEXT, P.INNER_END = "k", first_k, first_k .. " + 1", last_k
   P.UNUSED = { "weight", "grad_output" }
-  P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, V.OHOW)
+  P.SRC_PLANE = string.format("grad_output + (%s) * %d", P.DY_PLANE, ohow)
   if L.relu then
     -- The same plane of Y, whose signs mask dY.
     P.UNUSED[#P.UNUSED + 1] = "output"
-    P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, V.OHOW)
+    P.SRC_Y, P.SRC_Y_PLANE = "ydy", string.format("output + (%s) * %d", P.DY_PLANE, ohow)
   end
+  passes(P, false)
+  -- A pass over one dY plane for each block of NB input planes.
+  P.CALL_MACS = L.n * L.c * kg * P.MACS // P.NB
   return P
 end
 

@@ -24,7 +24,7 @@ end
 -- Step 1, the tap groups: c.tg taps at a time (c.tloop: a run-time loop over
 -- rectangles of taps), c.rb rows per iteration, c.roll whether rows may roll,
 -- c.kc channels of lane sums kept across the batch.
-local function tap_groups(L, V, S, c)
+local function tap_groups(L, S, c)
   local kb, ntaps = c.kb, c.ntaps
   if ntaps * kb <= S.gw_taps then
     c.tg = ntaps
@@ -36,7 +36,7 @@ local function tap_groups(L, V, S, c)
   -- A large window loops at run time over rectangles of TM x TQ taps (TM divides K1,
   -- TQ divides K2) instead of printing every tap group: code grows with the group, not
   -- with K1*K2.  Only with a padded copy (every tap valid) and unit column stride.
-  if ntaps > 144 and L.sw == 1 then
+  if ntaps > S.gw_loop_taps and L.sw == 1 then
     local best = { tm = 1, tq = 1 }
     for tm = 1, L.k1 do
       for tq = 1, L.k2 do
@@ -57,7 +57,7 @@ local function tap_groups(L, V, S, c)
   c.roll = S.roll and not c.tloop and c.tg == ntaps and L.sh == 1 and L.dh == 1 and L.sw == 1
     and L.k1 > 1
     and (kb == 1 and 2 * ntaps + 1 <= S.gw_roll_one or kb > 1 and (kb + 1) * ntaps + kb <= S.gw_roll_two)
-  c.kc = chunk_of(V.KG, kb, math.max(kb, S.part_bytes // (c.tg * S.lanes * S.size)))
+  c.kc = chunk_of(L.k // L.g, kb, math.max(kb, S.part_bytes // (c.tg * S.lanes * S.size)))
 end
 
 -- Step 2, the copies on the stack: c.dyv (dY in rows of whole vectors), c.view (a
@@ -112,22 +112,28 @@ local function roll_rows(S, c, b, bt, g, dpitch)
           and g.i1 - g.i0 >= 2) then
     return
   end
-  -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.
-  local win = rolling.window(b.taps, b.src_i, 1)
+  -- Taps as (source row, column) offsets; the rows of b are b.src_i apart.  The
+  -- copy is read through a restrict pointer (see copies).
+  local win = rolling.window(b.taps, b.src_i, 1, c.view and "xs" or "xn")
   if not win then return end
-  g.roll, g.carried, g.loads, g.rotate, g.roll_terms = true, win.carried, win.loads, win.rotate, {}
-  g.roll_dy = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
+  g.roll, g.carried = true, win.carried
+  local index = plan.linear({ { "i", dpitch }, { "j", 1 }, { "l", 1 } }, 0)
   local slot = {}
   for _, t in ipairs(bt) do slot[t.off] = t.slot end
-  g.roll_dys = {}
+  local dys, terms = {}, {}
   for kbo = 0, c.kb - 1 do
-    g.roll_dys[#g.roll_dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo),
-                                    ysrc = string.format("y%dp", kbo) }
+    dys[#dys + 1] = { name = string.format("e_k%d_r0", kbo), src = string.format("d%dp", kbo),
+                      ysrc = not c.dyv and string.format("y%dp", kbo) or nil, index = index }
     for _, t in ipairs(b.taps) do
-      g.roll_terms[#g.roll_terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
-        e = g.roll_dys[#g.roll_dys].name, x = win.x(t) }
+      terms[#terms + 1] = { acc = string.format("a_k%d_r0_t%d", kbo, slot[t.off]),
+        e = dys[#dys].name, x = win.x(t) }
     end
   end
+  -- At the top of a strip the carried rows fill; after each row they move up.
+  local fills = {}
+  for _, cr in ipairs(win.carried) do fills[#fills + 1] = { dst = cr.name, value = cr.src .. "[" .. cr.index .. "]" } end
+  g.fill_lane = { count = S.lanes, loads = {}, dys = {}, terms = {}, sets = fills }
+  g.roll_lane = { count = S.lanes, loads = win.loads, dys = dys, terms = terms, sets = win.rotate }
   rolling.strip_rows(g, g.i0, g.i1, b.src_i, win.rows, S)
 end
 
@@ -143,28 +149,33 @@ local function block_groups(L, S, c, b, bt, grp)
   local jmain = b.j0 + ((b.j1 - b.j0) // lanes) * lanes
   for _, pr in ipairs(parts) do
     local g = { i0 = pr[1], i1 = pr[2], step = pr[3], j0 = b.j0, jmain = jmain,
-                tail = b.j1 - jmain, src_i = b.src_i, row = {}, dys = {}, terms = {} }
+                tail = b.j1 - jmain, src_i = b.src_i }
     g.xr = plan.linear({ { "i", b.src_i }, { "tm", c.tloop and L.dh * c.pitch or 0 },
                          { "tq", c.tloop and L.dw or 0 } }, 0)
     local dpitch = c.dyv and c.pitch or L.ow
     g.dr = plan.linear({ { "i", dpitch } }, 0)
-    g.tail_dys, g.tail_terms = {}, {}
+    -- The lane loops of a row: over whole vectors from j, and the tail at jmain.
+    -- dY is masked where it is read, unless its copy dyv is masked already.
+    local main = { count = lanes, loads = {}, dys = {}, terms = {}, sets = {} }
+    local tail = { count = g.tail, loads = {}, dys = {}, terms = {}, sets = {} }
     for kbo = 0, c.kb - 1 do
       for r = 0, g.step - 1 do
         local e = string.format("e_k%d_r%d", kbo, r)
-        g.dys[#g.dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
+        local ysrc = not c.dyv and "y" .. kbo or nil
+        main.dys[#main.dys + 1] = { name = e, src = "d" .. kbo, ysrc = ysrc,
           index = plan.linear({ { "j", 1 }, { "l", 1 } }, r * dpitch) }
-        g.tail_dys[#g.tail_dys + 1] = { name = e, src = "d" .. kbo, ysrc = "y" .. kbo,
+        tail.dys[#tail.dys + 1] = { name = e, src = "d" .. kbo, ysrc = ysrc,
           index = plan.linear({ { "l", 1 } }, jmain + r * dpitch) }
         for _, t in ipairs(bt) do
           local acc = string.format("a_k%d_r%d_t%d", kbo, r, t.slot)
-          g.terms[#g.terms + 1] = { acc = acc, e = e,
-            index = plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) }
-          g.tail_terms[#g.tail_terms + 1] = { acc = acc, e = e,
-            index = plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) }
+          main.terms[#main.terms + 1] = { acc = acc, e = e,
+            x = "xr[" .. plan.linear({ { "j", b.src_j }, { "l", b.src_j } }, r * b.src_i + t.off) .. "]" }
+          tail.terms[#tail.terms + 1] = { acc = acc, e = e,
+            x = "xr[" .. plan.linear({ { "l", b.src_j } }, jmain * b.src_j + r * b.src_i + t.off) .. "]" }
         end
       end
     end
+    g.main_lane, g.tail_lane = main, tail
     macs = macs + ((g.i1 - g.i0) // g.step) * (c.dyv and L.ow or b.j1 - b.j0) * g.step * #bt
       * (c.tloop and c.ntaps // c.tg or 1)
     roll_rows(S, c, b, bt, g, dpitch)
@@ -175,19 +186,24 @@ end
 
 -- Step 5, the tap group starting at tap t0 (row-major order): its taps, the row
 -- groups of every block, its accumulators and lane sums; and its multiply-adds.
-local function tap_group(L, V, S, c, blocks, t0)
+local function tap_group(L, S, c, blocks, t0)
+  local cg = L.c // L.g
   local kb, ntaps, tloop = c.kb, c.ntaps, c.tloop
   local grp = { taps = {}, blocks = {}, n = math.min(c.tg, ntaps - t0) }
+  -- Rows of 'part' the group's lane sums take: KC channels of its taps.
+  grp.part_rows = c.kc * grp.n
   local index, macs = {}, 0
   for t = t0, t0 + grp.n - 1 do
     local m, q = t // L.k2, t % L.k2
     if tloop then m, q = (t - t0) // tloop.tq, (t - t0) % tloop.tq end
     index[m * L.k2 + q] = t - t0
-    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0, tap = t,
-      dw = plan.linear({ { "k", V.CG * ntaps }, { "kb", V.CG * ntaps },
-                         { L.g == 1 and "c" or ("c % " .. V.CG), ntaps },
+    grp.taps[#grp.taps + 1] = { m = m, q = q, slot = t - t0,
+      dw = plan.linear({ { "k", cg * ntaps }, { "kb", cg * ntaps },
+                         { L.g == 1 and "c" or ("c % " .. cg), ntaps },
                          { "tm", tloop and L.k2 or 0 }, { "tq", tloop and 1 or 0 } }, m * L.k2 + q),
-      part = plan.linear({ { "kb", grp.n } }, t - t0) }
+      part = plan.linear({ { "kb", grp.n } }, t - t0),
+      -- Where the tap's sum lands in sgd_update's tile of whole dW rows.
+      tile = plan.linear({ { "kb", ntaps } }, t) }
   end
   for _, b in ipairs(blocks) do
     local bt = {}
@@ -276,29 +292,32 @@ local function copy_loops(L, c, P)
   P.SRC = c.view and "xv" or "xn"
 end
 
--- Return the grad_weight plan of layer L (V: the template names) under schedule S.
-function grad_weight.plan(L, V, S)
+-- Return the grad_weight plan of layer L under schedule S.
+function grad_weight.plan(L, S)
+  local cg, kg = L.c // L.g, L.k // L.g
   local vh, vw = L.h + L.ph + L.eh, L.w + L.pw + L.ew
-  local c = { kb = V.KG % 2 == 0 and 2 or 1, ntaps = L.k1 * L.k2, vh = vh,
+  local c = { kb = kg % S.gw_channels == 0 and S.gw_channels or 1, ntaps = L.k1 * L.k2, vh = vh,
               pitch = plan.row_pitch((vw + L.sw - 1) // L.sw, S.row_align) }
-  tap_groups(L, V, S, c)
+  tap_groups(L, S, c)
   copies(L, S, c)
   local blocks = source_blocks(L, c)
   local P = { KB = c.kb, TG = c.tg, RB = c.rb, KC = c.kc, LANES = S.lanes, TGROUPS = {} }
   local macs = 0
   for t0 = 0, c.tloop and 0 or c.ntaps - 1, c.tg do
-    local grp, m = tap_group(L, V, S, c, blocks, t0)
+    local grp, m = tap_group(L, S, c, blocks, t0)
     P.TGROUPS[#P.TGROUPS + 1] = grp
     macs = macs + m
   end
   P.MACS = macs
+  -- The plan's count is of one (output channel, input channel, sample).
+  P.CALL_MACS = L.k * cg * L.n * macs
   P.TLOOP = c.tloop
   -- The first element of weight row (k + kb, c): its K1*K2 taps follow.
-  P.W_ROW = plan.linear({ { "k", V.CG * c.ntaps }, { "kb", V.CG * c.ntaps },
-                          { L.g == 1 and "c" or ("c % " .. V.CG), c.ntaps } }, 0)
+  P.W_ROW = plan.linear({ { "k", cg * c.ntaps }, { "kb", cg * c.ntaps },
+                          { L.g == 1 and "c" or ("c % " .. cg), c.ntaps } }, 0)
   P.PART_ROWS = c.kc * c.tg
-  P.FIRST_K = L.g == 1 and "0" or string.format("c / %d * %d", V.CG, V.KG)
-  P.LAST_K = L.g == 1 and tostring(V.KG) or string.format("c / %d * %d + %d", V.CG, V.KG, V.KG)
+  -- sgd_update's tile of whole dW rows, KC channels of K1*K2 taps: tap t of row kb.
+  P.DWT = { size = c.kc * c.ntaps, element = string.format("dwt[kb * %d + t]", c.ntaps) }
   copy_loops(L, c, P)
   return P
 end

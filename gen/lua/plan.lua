@@ -47,6 +47,23 @@ function plan.group_channel(kg, cg)
   return plan.formula({ { kg == 1 and "k" or ("k/" .. kg), cg }, { "c", 1 } }, 0)
 end
 
+-- Return the C expression of the input channel that output channel k's
+-- tap c reads in sample n: n*C + (k / (K/G))*(C/G) + c.
+function plan.in_channel(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  if L.g == 1 then return plan.linear({ { "n", L.c }, { "c", 1 } }, 0) end
+  local group = kg == 1 and "k" or ("k / " .. kg)
+  return plan.linear({ { "n", L.c }, { group, cg }, { "c", 1 } }, 0)
+end
+
+-- Return the C expressions of the output channels of input channel c's group:
+-- the first, and the one past the last.
+function plan.group_outputs(L)
+  local cg, kg = L.c // L.g, L.k // L.g
+  if L.g == 1 then return "0", tostring(kg) end
+  return string.format("c / %d * %d", cg, kg), string.format("c / %d * %d + %d", cg, kg, kg)
+end
+
 -- Return the runs of positions 0..count-1 along one axis whose valid taps are
 -- the same.  Each entry of 'taps' is { t = tap, lo = first, hi = last valid
 -- position, off = source offset }; runs with no valid tap are kept (their
@@ -73,9 +90,10 @@ function plan.cut(count, taps)
   return runs
 end
 
--- Return the gather plan of one axis of Y: output o = u reads source
--- position stride*u + t*dil - pad for tap t.  One segment (phase 0, step 1).
-function plan.forward_axis(out, size, taps, stride, pad, dil)
+-- Return the taps of one axis of Y: { t, off, lo, hi } for tap t, whose
+-- output o reads source position stride*o + off, inside 0..size-1 for o in
+-- lo..hi (not clamped to the outputs).
+function plan.forward_taps(size, taps, stride, pad, dil)
   local list = {}
   for t = 0, taps - 1 do
     list[#list + 1] = {
@@ -83,6 +101,13 @@ function plan.forward_axis(out, size, taps, stride, pad, dil)
       lo = cdiv(pad - t * dil, stride), hi = fdiv(size - 1 + pad - t * dil, stride),
     }
   end
+  return list
+end
+
+-- Return the gather plan of one axis of Y: output o = u reads source
+-- position stride*u + t*dil - pad for tap t.  One segment (phase 0, step 1).
+function plan.forward_axis(out, size, taps, stride, pad, dil)
+  local list = plan.forward_taps(size, taps, stride, pad, dil)
   return { { phase = 0, step = 1, count = out, src_step = stride, runs = plan.cut(out, list) } }
 end
 
@@ -109,9 +134,12 @@ end
 
 -- Return the 2-D gather blocks of a plane from its row and column plans:
 -- output (i, j) of a block is plane position (rstep*i + rphase, cstep*j +
--- cphase), and its tap (m, q) reads source element
--- (rsrc*i + off_m)*src_w + csrc*j + off_q.  'out_w' and 'src_w' are the
--- widths of the two planes.
+-- cphase), and its tap (m, q) reads source position (rsrc*i + off_m, csrc*j +
+-- off_q).  Each block keeps its segments (rseg, cseg) and the taps of its row
+-- and column runs (rtaps, ctaps).  With the widths of the two planes, 'out_w'
+-- and 'src_w', a block also has the flat offsets of its outputs and sources
+-- (out_i, out_j, out_off; src_i, src_j; a tap's off); without them (the
+-- scalar schedule, whose indices come from the layout's strides) it has not.
 function plan.gather_blocks(rows, cols, out_w, src_w)
   local blocks = {}
   for _, rs in ipairs(rows) do
@@ -121,16 +149,17 @@ function plan.gather_blocks(rows, cols, out_w, src_w)
           local taps = {}
           for _, tm in ipairs(r.taps) do
             for _, tq in ipairs(c.taps) do
-              taps[#taps + 1] = { m = tm.t, q = tq.t, off = tm.off * src_w + tq.off,
+              taps[#taps + 1] = { m = tm.t, q = tq.t, off = src_w and tm.off * src_w + tq.off,
                                   roff = tm.off, coff = tq.off }
             end
           end
-          blocks[#blocks + 1] = {
-            i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
-            out_i = rs.step * out_w, out_j = cs.step, out_off = rs.phase * out_w + cs.phase,
-            src_i = rs.src_step * src_w, src_j = cs.src_step, src_w = src_w,
-            taps = taps,
-          }
+          local b = { i0 = r.first, i1 = r.last + 1, j0 = c.first, j1 = c.last + 1,
+                      rseg = rs, cseg = cs, rtaps = r.taps, ctaps = c.taps, taps = taps }
+          if out_w then
+            b.out_i, b.out_j, b.out_off = rs.step * out_w, cs.step, rs.phase * out_w + cs.phase
+            b.src_i, b.src_j, b.src_w = rs.src_step * src_w, cs.src_step, src_w
+          end
+          blocks[#blocks + 1] = b
         end
       end
     end

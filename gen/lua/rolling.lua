@@ -51,13 +51,13 @@ end
 -- Set g.rb, the output rows of one column strip of rows i0..i1-1, and g.ie, the
 -- C expression of the strip's end.  A strip spans all rows if they fit the
 -- cache (S.strip_bytes, rows of 'row_elems' elements, 'window_rows' more for the
--- window), else 8 to 32 rows, so that what a strip touches is still in L1 for
--- the next strip (measured, 3x3 forward: 256 columns best at 32 rows, 1024
--- columns at 8, dw 56x56 10% slower in two strips than in one).
+-- window), else S.strip_rows_min to S.strip_rows_max rows, so that what a strip
+-- touches is still in L1 for the next strip (dw 56x56 10% slower in two strips
+-- than in one).
 function rolling.strip_rows(g, i0, i1, row_elems, window_rows, S)
   g.rb = i1 - i0
   local fit = S.strip_bytes // (row_elems * S.size)
-  if fit < g.rb + window_rows then g.rb = math.max(8, math.min(32, fit)) end
+  if fit < g.rb + window_rows then g.rb = math.max(S.strip_rows_min, math.min(S.strip_rows_max, fit)) end
   g.ie = g.rb >= i1 - i0 and tostring(i1)
     or string.format("ib + %d < %d ? ib + %d : %d", g.rb, i1, g.rb, i1)
 end

@@ -1,8 +1,9 @@
 -- targets.lua: the target model.  What each machine that convgen generates for
 -- is, in one place, and the schedule facts that follow from it for one element
--- type.  The planners in convgen.lua read every machine fact from
--- targets.schedule(); none is a literal there.  'host' never reaches this file:
--- gen/target.c resolves it to one of these names before generation.
+-- type.  The planners (direct.lua, gather.lua, grad_weight.lua, rolling.lua)
+-- read every machine fact from targets.schedule(); none is a literal there.
+-- 'host' never reaches this file: gen/layer/layer.c (cg_target_host)
+-- resolves it to one of these names when it parses --target.
 
 local targets = {}
 
@@ -27,6 +28,10 @@ local targets = {}
 --   soft_frame   direct_frame for those: each value takes a pair of core
 --                registers, and gcc stages the operands of the library calls
 --                on the stack (grad_weight of a 5x5 layer padded by 3: 352 bytes)
+--   soft_registers  values of a soft type the compiler keeps in core registers:
+--                pairs of the 13 it allocates
+--   double_registers  registers of one double where the FPU pairs its single
+--                registers for them (nil: 'registers')
 local MACHINES = {
   -- AVX-512 (Skylake-SP and later Xeons, Zen 4 and 5): 32 zmm registers.
   ["x86-64-v4"] = { isa = "AVX-512", vector = 64, registers = 32,
@@ -45,9 +50,9 @@ local MACHINES = {
   ["cortex-m4"] = { isa = "FPv4-SP", vector = 0, registers = 32,
                     fma = { float = true, double = false }, soft = { double = true },
                     cache = 0, stack = 1024, copies = 0, frame = 512, direct_frame = 256, soft_frame = 320,
-                    direct = true, unroll_taps = 9 },
+                    soft_registers = 6, direct = true, unroll_taps = 9 },
   -- FPv5-DP: 32 single or 16 double-precision registers.
-  ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32,
+  ["cortex-m7"] = { isa = "FPv5-DP", vector = 0, registers = 32, double_registers = 16,
                     fma = { float = true, double = true },
                     cache = 16384, stack = 1024, copies = 0, frame = 512, direct_frame = 256, direct = true,
                     unroll_taps = 9 },
@@ -83,12 +88,9 @@ end
 function targets.schedule(name, dtype, choice, code)
   local m = assert(MACHINES[name], "unknown target " .. tostring(name))
   local size = dtype == "float" and 4 or 8
-  -- Doubles: 16 FPv5 registers; on FPv4-SP, software floating point in pairs of
-  -- the 13 core registers the compiler allocates.
-  local regs = m.registers
-  if dtype == "double" and name == "cortex-m7" then regs = 16 end
+  local regs = dtype == "double" and m.double_registers or m.registers
   local soft = m.soft and m.soft[dtype]
-  if soft then regs = 6 end
+  if soft then regs = m.soft_registers end
   local lanes = math.max(1, m.vector // size)
   choice, code = choice or {}, code or {}
   local limit = (code.stack_limit or 0) > 0 and code.stack_limit or m.stack
@@ -136,6 +138,43 @@ function targets.schedule(name, dtype, choice, code)
     -- Taps per accumulator chain before a sum splits in two.
     chain_taps = 16,
     roll = true,
+    -- Output planes one pass of a gather computes, the largest that divides the
+    -- group's channels: each source element loaded then feeds that many sums.
+    channel_blocks = { 4, 2, 1 },
+    -- Distinct source offsets of a row group beyond which its vectorized j loop
+    -- becomes an outer loop of LANES columns around a fixed-count lane loop: gcc 12
+    -- keeps one pointer per offset in the plain loop and spills them.
+    lane_loop_offsets = 16,
+    -- Most phases of a strided gather merged into one loop over a padded copy: their
+    -- sums share the accumulators of one row block.
+    merged_phases = 4,
+    -- Rows of one column strip of a rolling group when the rows do not all fit the
+    -- cache: at least, and at most (3x3 forward: 256 columns best at 32 rows, 1024
+    -- columns at 8).
+    strip_rows_min = 8,
+    strip_rows_max = 32,
+    -- grad_weight's output channels a block, where that many divide the group's:
+    -- each I vector loaded feeds that many channels' sums.
+    gw_channels = 2,
+    -- Taps beyond which grad_weight loops at run time over rectangles of taps instead
+    -- of printing every tap group (windows larger than 12x12): code grows with the
+    -- group, not with the window.
+    gw_loop_taps = 144,
+    -- The scalar schedule (direct.lua): FPU registers left to the compiler's own
+    -- temporaries, and the fewest a block's budget counts on.
+    direct_reserved = 4,
+    direct_min_registers = 4,
+    -- Most columns one scalar block holds, and the registers each column of a
+    -- block counts on (its sums, its sources and a share of the weights).
+    direct_columns = 4,
+    direct_column_registers = 4,
+    -- Taps whose values gcc loads early where every tap is unrolled: registers are
+    -- left for them (1->8 channels 28x28 k3 on a Cortex-M4: 4 output channels a block
+    -- spilled, 2 took 23% fewer instructions).
+    direct_taps_in_flight = 2,
+    -- Independent sums of the scalar grad_bias: a chain of dependent adds would wait
+    -- on the FPU's latency.
+    direct_bias_sums = 4,
   }
   if choice.lanes then S.lanes, S.row_align, S.bias_lanes = choice.lanes, choice.lanes, choice.lanes end
   if choice.acc then S.accumulators = choice.acc end

@@ -402,95 +402,50 @@ local function sim_gather(L, V, P, op)
 end
 
 ----------------------------------------------------------------------------
--- The scalar plans (gen/lua/direct.lua, templates/direct.c.in): their C lines
--- run here, line by line, over the layer's whole arrays.
+-- The scalar plans (gen/lua/direct.lua, templates/direct.c.in): their steps
+-- run here, load by load and multiply-add by multiply-add, over the layer's
+-- whole arrays.
 
 local function sizes(V)
   return { input = V.INPUT_SIZE, grad_input = V.INPUT_SIZE, output = V.OUTPUT_SIZE,
            grad_output = V.OUTPUT_SIZE, weight = V.WEIGHT_SIZE, grad_weight = V.WEIGHT_SIZE }
 end
 
--- Compile C lines 'lines' (a block body of direct.lua) into steps run over
--- the ints in E, once per body: the loads and multiply-adds they make.
-local compiled = setmetatable({}, { __mode = "k" })
-local function compile_lines(lines, V, what)
-  local steps = {}
-  local k = 1
-  while k <= #lines do
-    local line = lines[k]
-    local rows = line:match("^for %(mr = 0; mr < (%d+); %+%+mr%) {$")
-    if rows then
-      local body = {}
-      k = k + 1
-      while lines[k] ~= "}" do
-        body[#body + 1] = (lines[k]:gsub("^    ", ""))
-        k = k + 1
-      end
-      steps[#steps + 1] = { loop = tonumber(rows), body = compile_lines(body, V, what) }
-    elseif line ~= "int mr;" then
-      local name, expr = line:match("^const int (%w+) = (.+);$")
-      if name then
-        -- A loop over rows of taps walks its source rows upward in memory: gcc 12
-        -- vectorizes a downward walk with loads past the array (test_vectorizer).
-        local step = name == "sr" and expr:match("^si %+ mr %* (%-?%d+)$")
-        need(name ~= "sr" or (step and tonumber(step) >= 0), "%s: rows of taps walked downward: %s", what, line)
-        steps[#steps + 1] = { int = name, expr = expr }
-      else
-        local value, rhs = line:match("^const [%w_]+ ([%w_]+) = (.+);$")
-        if value then
-          local y, dy = rhs:match("^[%w_]+_dz%(output%[(.-)%], grad_output%[(.-)%]%)$")
-          if y then
-            need(y == dy, "%s masks grad_output[%s] with output[%s]", what, dy, y)
-            rhs = "grad_output[" .. dy .. "]"
-          end
-          local array, index = subscript(rhs)
-          local size = array and sizes(V)[array]
-          need(size, "%s: unknown load '%s'", what, rhs)
-          steps[#steps + 1] = { load = value, array = array, expr = index, size = size }
-        else
-          local acc, a, b = line:match("^([%w_]+) = [%w_]+_MADD%(([%w_]+), ([%w_]+), ([%w_]+)%);$")
-          need(acc, "%s: unknown line '%s'", what, line)
-          steps[#steps + 1] = { acc = acc, a = a, b = b, line = line }
-        end
-      end
-    end
-    k = k + 1
-  end
-  return steps
-end
-
--- Run the steps of a body: loads into 'vals' ({ array, index }), multiply-adds
--- into the pair lists of 'accs'.
-local function run_steps(steps, vals, accs, what)
+-- Run the steps of a block (direct.lua: loads, then multiply-adds) over the
+-- ints in E: loads into 'vals' ({ array, index }), multiply-adds into the pair
+-- lists of 'accs'.
+local function run_steps(steps, V, vals, accs, what)
   for _, st in ipairs(steps) do
-    if st.loop then
-      for mr = 0, st.loop - 1 do
-        E.mr = mr
-        run_steps(st.body, vals, accs, what)
-      end
-    elseif st.int then
-      E[st.int] = ev(st.expr)
-    elseif st.load then
-      local idx = ev(st.expr)
-      need(idx >= 0 and idx < st.size, "%s reads %s[%d] outside its %d elements", what, st.array, idx, st.size)
-      vals[st.load] = { array = st.array, index = idx }
-    else
-      local p = accs[st.acc]
-      need(p, "%s: multiply-add into an undeclared sum: %s", what, st.line)
-      local a, b = vals[st.a], vals[st.b]
-      need(a and b, "%s: multiply-add of values never loaded: %s", what, st.line)
+    for _, x in ipairs(st.loads) do
+      local size = sizes(V)[x.src]
+      need(size, "%s: load %s from unknown array %s", what, x.name, tostring(x.src))
+      -- Under a fused ReLU only dY is masked, by Y (the template reads both at x.index).
+      need(x.mask == nil or (x.src == "grad_output" and x.mask == "output"),
+        "%s masks %s with %s", what, x.src, tostring(x.mask))
+      local idx = ev(x.index)
+      need(idx >= 0 and idx < size, "%s reads %s[%d] outside its %d elements", what, x.src, idx, size)
+      vals[x.name] = { array = x.src, index = idx }
+    end
+    for _, m in ipairs(st.madds) do
+      local p = accs[m.acc]
+      need(p, "%s: multiply-add into an undeclared sum: %s", what, m.acc)
+      local a, b = vals[m.a], vals[m.b]
+      need(a and b, "%s: multiply-add of values never loaded: %s += %s * %s", what, m.acc, m.a, m.b)
       p[#p + 1] = { a, b }
     end
   end
 end
 
-local function run_lines(lines, V, vals, accs, what)
-  local steps = compiled[lines]
-  if not steps then
-    steps = compile_lines(lines, V, what)
-    compiled[lines] = steps
+-- Run a block's loop over its rows of taps (direct.lua's rows): each row's
+-- weights from wr, sources from sr, both a constant step from the last.
+local function run_rows(rows, V, vals, accs, what)
+  -- A loop over rows of taps walks its source rows upward in memory: gcc 12
+  -- vectorizes a downward walk with loads past the array (test_vectorizer).
+  need(rows.s_step >= 0, "%s: rows of taps walked downward: step %d", what, rows.s_step)
+  for mr = 0, rows.count - 1 do
+    E.wr, E.sr = E.wi + mr * rows.w_step, E.si + mr * rows.s_step
+    run_steps(rows.steps, V, vals, accs, what)
   end
-  run_steps(steps, vals, accs, what)
 end
 
 -- Check the pairs of the sum of output element 'idx' of 'array' against 'want'
@@ -531,29 +486,31 @@ local function sim_direct_gather(L, V, P, op, want)
         local wb = P.HAS_TAPS and ev(P.W_BASE)
         local ob = ev(P.OUT_BASE)
         for _, b in ipairs(pass.blocks) do
-          for u = b.u0, b.u1 - 1 do
-            for vi, var in ipairs(b.variants) do
-              for v = vi == 1 and b.v0 or b.vmain, (var.r > 1 and b.vmain or b.v1) - 1, var.r do
+          for u = b.i0, b.i1 - 1 do
+            for _, var in ipairs(b.variants) do
+              for v = var.v0, var.v1 - 1, var.r do
                 E.u, E.v = u, v
                 local oi = ob + ev(b.out)
                 local accs, vals = {}, {}
-                for _, line in ipairs(var.init) do
-                  local name = line:match("^[%w_]+ ([%w_]+) = [%w_]+;$")
-                  need(name, "%s: unknown line '%s'", op, line)
-                  accs[name] = {}
+                for _, a in ipairs(var.sums) do
+                  need(a.init == "0" or (P.BIAS and a.init:match("^b%d+$")), "%s: sum %s starts from %s",
+                    op, a.name, a.init)
+                  accs[a.name] = {}
                 end
                 if #b.taps > 0 then
                   local si0 = sb + ev(b.src)
                   for sum = 0, P.SUM_COUNT - 1 do
                     E.si, E.wi = si0 + sum * P.SRC_SUM, wb + sum * P.W_SUM
-                    run_lines(var.body, V, vals, accs, op)
+                    if var.rows then
+                      run_rows(var.rows, V, vals, accs, op)
+                    else
+                      run_steps(var.steps, V, vals, accs, op)
+                    end
                   end
                 end
-                for _, line in ipairs(var.stores) do
-                  local array, off, value = line:match("^([%w_]+)%[oi %+ (%d+)%] = (.+);$")
-                  local acc = value and value:match("(a%d+_%d+)")
-                  need(acc and accs[acc] and array == P.OUT, "%s: unknown store '%s'", op, line)
-                  store(state, array, oi + tonumber(off), accs[acc], order)
+                for _, st in ipairs(var.stores) do
+                  need(accs[st.acc] and math.type(st.off) == "integer", "%s: unknown store of %s", op, st.acc)
+                  store(state, P.OUT, oi + st.off, accs[st.acc], order)
                 end
               end
             end
@@ -587,15 +544,11 @@ local function sim_direct_grad_weight(L, V, P, want)
         E.m = m
         for _, grp in ipairs(P.GROUPS) do
           local accs, vals = {}, {}
-          for _, line in ipairs(grp.accs) do
-            local name = line:match("^[%w_]+ ([%w_]+) = 0;$")
-            need(name, "grad_weight: unknown line '%s'", line)
-            accs[name] = {}
-          end
+          for _, name in ipairs(grp.accs) do accs[name] = {} end
           if #grp.blocks > 0 then
             for n = 0, L.n - 1 do
               E.n = n
-              E.xi = ev(P.X_BASE) + (P.ROWS and m * P.ROWS.X_STEP or 0)
+              E.xi = ev(P.XI)
               E.di = ev(P.D_BASE)
               for _, b in ipairs(grp.blocks) do
                 for u = bound(b.u0, m), bound(b.u1, m) - 1 do
@@ -603,7 +556,7 @@ local function sim_direct_grad_weight(L, V, P, want)
                     for v = part.v0, part.v1 - 1, part.step do
                       E.u, E.v = u, v
                       E.oi, E.si = ev(b.out), ev(b.src)
-                      run_lines(part.body, V, vals, accs, "grad_weight")
+                      run_steps(part.steps, V, vals, accs, "grad_weight")
                     end
                   end
                 end
@@ -625,13 +578,14 @@ end
 local function check_grad_bias(L, V)
   local count = L.oh * L.ow
   if V.DIRECT then
-    local P = V.D.grad_bias
+    local P = V.plan.grad_bias
     need(P.COUNT == count and P.MAIN % P.ACC == 0 and P.MAIN <= count and count - P.MAIN < P.ACC,
       "grad_bias: %d sums over %d positions, main loop to %d", P.ACC, P.COUNT, P.MAIN)
     need(P.STEP == (L.layout == "nhwc" and L.k or 1), "grad_bias: positions %d apart", P.STEP)
   else
-    need(V.OHOW_MAIN % V.LANES == 0 and V.OHOW_MAIN <= count and count - V.OHOW_MAIN < V.LANES,
-      "grad_bias: %d lanes, main loop to %d of %d", V.LANES, V.OHOW_MAIN, count)
+    local P = V.plan.grad_bias
+    need(P.OHOW_MAIN % P.LANES == 0 and P.OHOW_MAIN <= count and count - P.OHOW_MAIN < P.LANES,
+      "grad_bias: %d lanes, main loop to %d of %d", P.LANES, P.OHOW_MAIN, count)
   end
 end
 
@@ -653,8 +607,8 @@ local function check_frames(L, V, info, h, c, asked)
     need(V.WORKSPACE_BYTES > 0 and V.WORKSPACE_BYTES % V.WORKSPACE_ALIGN == 0,
       "workspace of %d bytes, alignment %d", V.WORKSPACE_BYTES, V.WORKSPACE_ALIGN)
     need(h:find(string.format("_WORKSPACE_BYTES %d\n", V.WORKSPACE_BYTES), 1, true), "header's workspace bytes")
-    local GW = V.GW
-    if GW and not V.DIRECT and asked.grad_weight then
+    local GW = V.plan.grad_weight
+    if not V.DIRECT and asked.grad_weight then
       local step = V.S.align // V.S.size
       local arrays = { { "xv", GW.VIEW and GW.VIEW.size }, { "dyv", GW.DYV and GW.DYV.size },
                        { "part", GW.PART_ROWS * GW.LANES } }
@@ -669,7 +623,7 @@ local function check_frames(L, V, info, h, c, asked)
       need(prev * V.S.size <= V.WORKSPACE_BYTES, "grad_weight's arrays end at byte %d of %d",
         prev * V.S.size, V.WORKSPACE_BYTES)
     end
-    for op, P in pairs({ forward = V.F or false, grad_input = V.GI or false }) do
+    for op, P in pairs({ forward = V.plan.forward, grad_input = V.plan.grad_input }) do
       if P and P.BUFFER and asked[op] then
         need(P.BUFFER * V.S.size <= V.WORKSPACE_BYTES, "copy of %d elements in %d bytes", P.BUFFER, V.WORKSPACE_BYTES)
       end
@@ -704,8 +658,8 @@ return function(L, info, h, c)
     if asked[op] then
       op_check(op, function()
         if V.SIZE then return "border -" end
-        if V.DIRECT then return "border " .. sim_direct_gather(L, V, V.D[op], op, expect()[op]) end
-        local P = op == "forward" and V.F or V.GI
+        if V.DIRECT then return "border " .. sim_direct_gather(L, V, V.plan[op], op, expect()[op]) end
+        local P = V.plan[op]
         return ((P.VIEW or P.BANDS) and "copy " or "border ") .. sim_gather(L, V, P, op)
       end)
     end
@@ -713,8 +667,8 @@ return function(L, info, h, c)
   if asked.grad_weight then
     op_check("grad_weight", function()
       if V.SIZE then return "border -" end
-      if V.DIRECT then return "border " .. sim_direct_grad_weight(L, V, V.D.grad_weight, expect().grad_weight) end
-      return (V.GW.VIEW and "copy" or "border") .. " -"
+      if V.DIRECT then return "border " .. sim_direct_grad_weight(L, V, V.plan.grad_weight, expect().grad_weight) end
+      return (V.plan.grad_weight.VIEW and "copy" or "border") .. " -"
     end)
   end
   for _, f in ipairs(failures) do report[#report + 1] = "FAIL " .. f end
