@@ -188,11 +188,39 @@ static int check_plans(lua_State *L, struct call *call)
 	return 0;
 }
 
+/* The targets are listed once, in gen/layer/layer.h (CG_TARGETS); the target
+** model must know exactly those, or a name the parser accepts would reach
+** no schedule (or one no user can ask for). */
+static void check_targets(lua_State *L)
+{
+	int i, t, n;
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "targets");
+	lua_call(L, 1, 1);                                /* ..., targets */
+	lua_getfield(L, -1, "names");
+	lua_call(L, 0, 1);                                /* ..., targets, names */
+	n = (int)luaL_len(L, -1);
+	for (i = 1; i <= n; i++) {
+		const char *name;
+		lua_rawgeti(L, -1, i);
+		name = luaL_checkstring(L, -1);
+		for (t = 0; t < CG_N_TARGETS && strcmp(name, cg_target_names[t]) != 0; t++)
+			;
+		if (t == CG_N_TARGETS)
+			luaL_error(L, "targets.lua describes '%s', which gen/layer/layer.h does not list", name);
+		lua_pop(L, 1);
+	}
+	if (n != CG_N_TARGETS)
+		luaL_error(L, "gen/layer/layer.h lists %d targets, targets.lua describes %d", CG_N_TARGETS, n);
+	lua_pop(L, 2);
+}
+
 static int pmain(lua_State *L)
 {
 	struct call *call = lua_touserdata(L, 1);
 	open_sandbox(L);
 	load_embedded(L);                                 /* call, texts */
+	check_targets(L);
 	lua_getglobal(L, "require");                      /* call, texts, require */
 	lua_pushliteral(L, "convgen");
 	lua_call(L, 1, 1);                                /* call, texts, convgen */
