@@ -71,6 +71,18 @@
 # outputs of a custom command, and those are visible in that directory only.
 include_guard(GLOBAL)
 
+# The value of the last -NAME=VALUE among 'flags' (as gcc reads them, the last
+# one counts), or "" in 'out'.
+function(_convgen_last_flag flags name out)
+  set(value "")
+  string(REGEX MATCHALL "(^|[ \t])-${name}=[^ \t]+" all "${flags}")
+  if(all)
+    list(GET all -1 value)
+    string(REGEX REPLACE "^[ \t]*-${name}=" "" value "${value}")
+  endif()
+  set(${out} "${value}" PARENT_SCOPE)
+endfunction()
+
 # The convgen target that a cross build's toolchain builds <tgt> for, in <out>
 # (empty when it cannot tell), and in <seen> what it went by.  The flags the
 # compiler gets come first: -mcpu= is what the code is compiled for, whatever
@@ -86,18 +98,8 @@ function(_convgen_cross_target tgt out seen)
     list(JOIN options " " options)
     string(APPEND flags " ${options}")
   endif()
-  set(mcpu "")
-  string(REGEX MATCHALL "(^|[ \t])-mcpu=[^ \t]+" all "${flags}")
-  if(all)
-    list(GET all -1 mcpu)
-    string(REGEX REPLACE "^[ \t]*-mcpu=" "" mcpu "${mcpu}")
-  endif()
-  set(march "")
-  string(REGEX MATCHALL "(^|[ \t])-march=[^ \t]+" all "${flags}")
-  if(all)
-    list(GET all -1 march)
-    string(REGEX REPLACE "^[ \t]*-march=" "" march "${march}")
-  endif()
+  _convgen_last_flag("${flags}" mcpu mcpu)
+  _convgen_last_flag("${flags}" march march)
   string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" processor)
   set(what "CMAKE_SYSTEM_NAME ${CMAKE_SYSTEM_NAME}, CMAKE_SYSTEM_PROCESSOR '${CMAKE_SYSTEM_PROCESSOR}'")
   if(mcpu)

@@ -329,6 +329,15 @@ static void write_small_project(const char *dir, const char *languages, const ch
 	cr_assert_eq(fclose(f), 0);
 }
 
+/* A scratch directory with the installed convgen (install_into) and
+** write_small_project's project in src/: the start of most tests below. */
+static void new_small_project(char *dir, size_t len, const char *languages, const char *body)
+{
+	cr_assert(scratch_dir(dir, len));
+	install_into(dir);
+	write_small_project(dir, languages, body);
+}
+
 /* Configure dir/src into dir/build (Ninja, the convgen in dir/prefix) with
 ** 'toolchain' (NULL: natively); returns cmake's status, its output in the log. */
 static int configure(const char *dir, const char *toolchain)
@@ -388,9 +397,7 @@ Test(package, cross_without_target_derives_cortex_m4, .timeout = 120)
 	char dir[256];
 	char *log;
 	need_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
-	cr_assert(scratch_dir(dir, sizeof dir));
-	install_into(dir);
-	write_small_project(dir, "C",
+	new_small_project(dir, sizeof dir, "C",
 		"add_library(k STATIC)\n"
 		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n"
 		"convgen_generate(TARGET k NAME conv2 OPTIONS " SMALL " --target=generic)\n"
@@ -429,9 +436,7 @@ Test(package, cross_target_from_mcpu_or_refused, .timeout = 120)
 	char dir[256];
 	char *log;
 	need_tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi");
-	cr_assert(scratch_dir(dir, sizeof dir));
-	install_into(dir);
-	write_small_project(dir, "C",
+	new_small_project(dir, sizeof dir, "C",
 		"add_library(k STATIC)\n"
 		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
 	write_arm_toolchain(dir, "m7.cmake", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard");
@@ -456,9 +461,7 @@ Test(package, cross_armhf_without_target_gets_generic, .timeout = 120)
 	char dir[256];
 	char *log;
 	need_tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
-	cr_assert(scratch_dir(dir, sizeof dir));
-	install_into(dir);
-	write_small_project(dir, "C",
+	new_small_project(dir, sizeof dir, "C",
 		"add_library(k STATIC)\n"
 		"convgen_generate(TARGET k NAME conv1 OPTIONS " SMALL ")\n");
 	cr_assert_eq(configure(dir, ARMHF_TOOLCHAIN), 0);
@@ -476,9 +479,7 @@ Test(package, project_without_c_is_refused, .timeout = 120)
 {
 	char dir[256];
 	char *log;
-	cr_assert(scratch_dir(dir, sizeof dir));
-	install_into(dir);
-	write_small_project(dir, "CXX",
+	new_small_project(dir, sizeof dir, "CXX",
 		"add_executable(app main.cpp)\n"
 		"convgen_generate(TARGET app NAME conv1 OPTIONS " SMALL ")\n");
 	cr_assert_eq(sh(dir, "printf '%%s\\n' '#include \"conv1.h\"' 'int main() { conv1_forward(0, 0, 0, 0); }' >src/main.cpp"), 0);
@@ -498,9 +499,7 @@ Test(package, verify_proves_with_the_targets_flags, .timeout = 180)
 {
 	char dir[256];
 	char *log;
-	cr_assert(scratch_dir(dir, sizeof dir));
-	install_into(dir);
-	write_small_project(dir, "C",
+	new_small_project(dir, sizeof dir, "C",
 		"add_library(probe INTERFACE)\n"
 		"target_compile_options(probe INTERFACE -DCONVGEN_PROBE_INTERFACE)\n"
 		"add_library(k STATIC)\n"
