@@ -17,8 +17,8 @@
 
 #include "support.h"
 
-/* A layer whose verify takes over a second (about 1.7 s of CPU here), nearly
-** all of it in the per-coordinate finite differences of grad_weight. */
+/* A layer whose verify takes seconds (5 s on an AMD EPYC core), nearly all
+** of it in the per-coordinate finite differences of grad_weight. */
 #define SLOW_LAYER "--input 56x56 --kernel 3x3 --in-channels 8 --out-channels 8 " \
                    "--ops grad_weight --exhaustive"
 
@@ -219,12 +219,38 @@ Test(json, leaves_stdout_empty_when_the_compiler_fails)
 }
 
 /* A run over a second with stderr in a file: no progress line, stderr empty. */
-Test(progress, stays_quiet_when_stderr_is_not_a_terminal)
+/* A log (stderr not a terminal) gets nothing from a run shorter than the
+** interval, 10 s by default. */
+Test(progress, a_log_gets_nothing_from_a_short_run)
 {
 	struct run *r = malloc(sizeof *r);
-	json_t *root = verify_json(r, "verify " SLOW_LAYER " --json", 0);
+	json_t *root = verify_json(r, "verify --input 8x8 --kernel 3x3 --ops grad_weight --exhaustive --json", 0);
 
 	cr_expect_str_eq(r->err, "", "stderr is a file, yet:\n%s", r->err);
+	json_decref(root);
+	free(r);
+}
+
+/* A longer run than the interval (1 s here, by $CONVGEN_PROGRESS_SECONDS)
+** gives a log whole lines, "[verify] 1/N ... (S s)", never a carriage
+** return, and stdout still holds the JSON alone. */
+Test(progress, a_log_gets_a_line_every_interval)
+{
+	struct run *r = malloc(sizeof *r);
+	json_t *root;
+	const char *p;
+
+	setenv("CONVGEN_PROGRESS_SECONDS", "1", 1);
+	root = verify_json(r, "verify " SLOW_LAYER " --json", 0);
+	unsetenv("CONVGEN_PROGRESS_SECONDS");
+	cr_expect(strncmp(r->err, "[verify] ", 9) == 0, "no progress line in the log:\n%s", r->err);
+	cr_expect(strchr(r->err, '\r') == NULL, "a carriage return in a log:\n%s", r->err);
+	for (p = r->err; *p; p = strchr(p, '\n') + 1) {
+		const char *end = strchr(p, '\n');
+		cr_assert(end, "a line without its end:\n%s", r->err);
+		cr_expect(strncmp(p, "[verify] ", 9) == 0 && strncmp(end - 3, " s)", 3) == 0,
+		          "not a progress line: %.*s", (int)(end - p), p);
+	}
 	json_decref(root);
 	free(r);
 }

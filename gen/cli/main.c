@@ -38,9 +38,9 @@ static const struct command {
 	  "set CFLAGS to the flags you ship with, e.g. '-O3 -march=native'), runs it and\n"
 	  "checks every op exactly; it also builds it under AddressSanitizer, for the\n"
 	  "memory check of every array the code touches, its own local arrays included.\n"
-	  "It prints one line per op and check and exits 0 only if all hold. A verify\n"
-	  "that runs over a second shows its progress on stderr when stderr is a\n"
-	  "terminal.\n" },
+	  "It prints one line per op and check and exits 0 only if all hold. Its\n"
+	  "progress goes to stderr: on a terminal one line redrawn once the run is a\n"
+	  "second old; elsewhere a line every 10 s ($CONVGEN_PROGRESS_SECONDS).\n" },
 	{ "tune",
 	  "  convgen tune     LAYER [--target T] [--dtype float|double] [--ops LIST] [-o FILE]\n",
 	  CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, CG_ALLOW_OUT,
