@@ -66,6 +66,21 @@ local function indented(pad, v)
   return pad .. text .. "\n"
 end
 
+-- Each template's chunk, loaded once per Lua state and called with its
+-- environment: a sub-template is rendered once per block or sum it prints.
+-- The environment comes in on the first line, so line numbers stay the
+-- template's own.
+local chunks = {}
+
+local function chunk_of(name, text)
+  local c = chunks[name]
+  if c and c.text == text then return c.fn end
+  local fn, err = load("local _ENV = ...; " .. template.compile(text), "@templates/" .. name, "t")
+  if not fn then error(err, 0) end
+  chunks[name] = { text = text, fn = fn }
+  return fn
+end
+
 -- Render template 'name' (its text is 'text') with the names in 'vars'.
 function template.render(name, text, vars)
   local out = {}
@@ -83,9 +98,7 @@ function template.render(name, text, vars)
     if v == nil then v = _ENV[key] end
     return v
   end })
-  local chunk, err = load(template.compile(text), "@templates/" .. name, "t", env)
-  if not chunk then error(err, 0) end
-  chunk()
+  chunk_of(name, text)(env)
   return table.concat(out)
 end
 
