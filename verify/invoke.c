@@ -91,14 +91,11 @@ static int call_double(void *sym, int key, void *const in[], void *const out[], 
 	SHAPES(double)
 }
 
-int vf_invoke(void *fn, const struct cg_layer *l, enum cg_op op, void *const in[],
+int vf_invoke(void *fn, const struct cg_layer *l, const struct vf_sig *s, void *const in[],
               void *const out[], const double scalar[], void *ws)
 {
-	struct vf_sig s;
-	int key;
+	int key = s->n_in * 100 + s->n_out * 10 + s->n_scalar;
 
-	vf_op_sig(l, op, &s);
-	key = s.n_in * 100 + s.n_out * 10 + s.n_scalar;
 	if (!l->workspace)
 		ws = NULL;
 	return l->dtype == CG_FLOAT ? call_float(fn, key, in, out, scalar, ws)

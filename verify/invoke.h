@@ -2,8 +2,10 @@
 ** each op takes, in the order of docs/api.md's prototypes, and one call
 ** through that prototype.  verify's checks reach the code under test through
 ** it, and so does 'convgen tune' (gen/cli/tune.c): the one copy of the ABI
-** outside the generated header.  Compiling the file and reading its
-** workspace size are here too, for the same two callers. */
+** in convgen itself (the driver program that --exec runs on a target,
+** verify/target/driver.c, calls through NAME.h's own prototypes).  Compiling
+** the file and reading its workspace size are here too, for the same two
+** callers. */
 #ifndef VF_INVOKE_H
 #define VF_INVOKE_H
 
@@ -34,11 +36,12 @@ void vf_op_sig(const struct cg_layer *l, enum cg_op op, struct vf_sig *s);
 /* The first array an op writes: its output, or for sgd_update the weight. */
 enum vf_tensor vf_op_output(enum cg_op op);
 
-/* Call 'fn', the address of NAME_op in the loaded file, with the arrays of
-** vf_op_sig's order ('in' const, 'out' written), its scalars (lr, momentum)
-** and, when the layer has --workspace, 'ws'.  Returns 0, or -1 for a
-** signature this file does not know (a verifier bug). */
-int vf_invoke(void *fn, const struct cg_layer *l, enum cg_op op, void *const in[],
+/* Call 'fn', the address of NAME_op in the loaded file, whose arrays
+** vf_op_sig gave as 's' (a timing loop asks once), with 'in' (const) and
+** 'out' (written) in that order, its scalars (lr, momentum) and, when the
+** layer has --workspace, 'ws'.  Returns 0, or -1 for a signature this file
+** does not know (a verifier bug). */
+int vf_invoke(void *fn, const struct cg_layer *l, const struct vf_sig *s, void *const in[],
               void *const out[], const double scalar[], void *ws);
 
 /* A compile running in the background (kernel.c). */

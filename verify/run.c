@@ -194,7 +194,7 @@ static void child(const struct vf_ctx *x, int op, const struct vf_args *args, vo
 	for (i = 0; i < s.n_out; i++)
 		o_data[i] = args->out[i] ? args->out[i]->data : NULL;
 	poison_stack();
-	if (vf_invoke(sym, &x->l, (enum cg_op)op, a, o_data, args->scalar, ws) != 0) {
+	if (vf_invoke(sym, &x->l, &s, a, o_data, args->scalar, ws) != 0) {
 		snprintf(note, note_len, "the verifier cannot call %s: no prototype for its signature", name);
 		_exit(CHILD_SETUP);
 	}

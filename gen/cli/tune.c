@@ -34,6 +34,7 @@ struct candidate {
 /* The arrays of one call of one op, in invoke.h's order: inputs, then the
 ** written arrays, each its own. */
 struct op_call {
+	struct vf_sig sig;
 	void *in[VF_MAX_IN], *out[VF_MAX_OUT];
 };
 
@@ -75,14 +76,13 @@ static void op_call_free(struct op_call *c)
 
 static int op_call_alloc(const struct cg_layer *l, enum cg_op op, struct op_call *c, unsigned *state)
 {
-	struct vf_sig s;
 	int i, f = l->dtype == CG_FLOAT, ok = 1;
-	vf_op_sig(l, op, &s);
 	memset(c, 0, sizeof *c);
-	for (i = 0; i < s.n_in; i++)
-		ok = ok && (c->in[i] = filled(vf_tensor_size(l, s.in[i]), f, state)) != NULL;
-	for (i = 0; i < s.n_out; i++)
-		ok = ok && (c->out[i] = filled(vf_tensor_size(l, s.out[i]), f, state)) != NULL;
+	vf_op_sig(l, op, &c->sig);
+	for (i = 0; i < c->sig.n_in; i++)
+		ok = ok && (c->in[i] = filled(vf_tensor_size(l, c->sig.in[i]), f, state)) != NULL;
+	for (i = 0; i < c->sig.n_out; i++)
+		ok = ok && (c->out[i] = filled(vf_tensor_size(l, c->sig.out[i]), f, state)) != NULL;
 	if (!ok)
 		op_call_free(c);
 	return ok ? 0 : -1;
@@ -92,20 +92,20 @@ static int op_call_alloc(const struct cg_layer *l, enum cg_op op, struct op_call
 ** their values call after call, and the step costs what any step costs. */
 static const double still[2] = { 0.0, 0.0 };
 
-/* One sample of ns per call of 'op': as many calls as take SAMPLE_NS. */
-static double sample_op(const struct cg_layer *l, enum cg_op op, void *fn, const struct op_call *c,
+/* One sample of ns per call of 'fn' on c's arrays: as many calls as take SAMPLE_NS. */
+static double sample_op(const struct cg_layer *l, void *fn, const struct op_call *c,
                         void *ws, long *reps)
 {
 	double t0 = now_ns(), t;
 	long r;
 	if (*reps == 0) {
-		vf_invoke(fn, l, op, c->in, c->out, still, ws);
+		vf_invoke(fn, l, &c->sig, c->in, c->out, still, ws);
 		t = now_ns() - t0;
 		*reps = t >= SAMPLE_NS ? 1 : (long)(SAMPLE_NS / (t > 1 ? t : 1)) + 1;
 		t0 = now_ns();
 	}
 	for (r = 0; r < *reps; r++)
-		vf_invoke(fn, l, op, c->in, c->out, still, ws);
+		vf_invoke(fn, l, &c->sig, c->in, c->out, still, ws);
 	return (now_ns() - t0) / (double)*reps;
 }
 
@@ -152,7 +152,7 @@ static void time_child(const struct cg_layer *l, const struct candidate *cand, i
 				double t;
 				if (!fn[i][op])
 					continue;
-				t = sample_op(l, (enum cg_op)op, fn[i][op], &calls[op], ws[i], &reps[i][op]);
+				t = sample_op(l, fn[i][op], &calls[op], ws[i], &reps[i][op]);
 				if (s == 0 || t < ns[i][op])
 					ns[i][op] = t;
 			}
