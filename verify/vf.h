@@ -194,6 +194,48 @@ void vf_rng_seed(struct vf_rng *r, unsigned long seed, unsigned stream);
 uint64_t vf_rng_next(struct vf_rng *r);
 int64_t vf_rng_range(struct vf_rng *r, int64_t lo, int64_t hi);   /* uniform in [lo, hi] */
 
+/* ---- project.c: exact random projections modulo the prime P = 2^61 - 1.
+** A tensor is checked by one number, r . tensor mod P, with r separable, so
+** that the exact side costs about (tensor size) x (kernel width), not the
+** convolution (see the file's comment). */
+#define VF_PRIME (((uint64_t)1 << 61) - 1)
+uint64_t vf_mod_mul(uint64_t a, uint64_t b);          /* a*b mod P, a,b < P */
+uint64_t vf_mod_int(int64_t v);                       /* v mod P in [0,P) */
+/* A separable vector over tensor t's index (docs/math.md's layout, 4 indices:
+** I (N,C,H,W), W (K,C/G,k1,k2), B (K,1,1,1), Y (N,K,OH,OW)):
+** r[a,b,c,d] = f[0][a] f[1][b] f[2][c] f[3][d] mod P, each factor uniform in [0,P)
+** (drawn by rejection from vf_rng_next's 61 low bits, so exactly uniform). */
+struct vf_sep { uint64_t *f[4]; size_t len[4]; };
+int vf_sep_draw(struct vf_sep *s, const struct cg_layer *l, enum vf_tensor t, struct vf_rng *rng); /* 0, -1 OOM */
+void vf_sep_free(struct vf_sep *s);
+/* sum_i r[i] b[i] mod P over every element of b (math layout, so --layout
+** nhwc buffers work).  Every value must be an integer with |v| < 2^limit_log2
+** (limit_log2 <= 63): returns 0 with *sum set, or 1 with *bad = the least
+** offending index (NaN included), or -1 out of memory. */
+int vf_proj_buf(const struct vf_buf *b, const struct vf_sep *r, int limit_log2, uint64_t *sum, size_t *bad);
+/* The exact reference of each op, projected on r (over the op's output),
+** from the input buffers (integers, exactly held in T) without forming the
+** output.  'mask' is forward's Y or NULL: where Y <= 0, dY counts as 0
+** (--activation relu).  'b' may be NULL (no bias).  0, or -1 out of memory. */
+int vf_proj_forward(const struct cg_layer *l, const struct vf_buf *I, const struct vf_buf *W,
+                    const struct vf_buf *b, const struct vf_sep *r, uint64_t *out);
+int vf_proj_grad_input(const struct cg_layer *l, const struct vf_buf *W, const struct vf_buf *dY,
+                       const struct vf_buf *mask, const struct vf_sep *r, uint64_t *out);
+int vf_proj_grad_weight(const struct cg_layer *l, const struct vf_buf *I, const struct vf_buf *dY,
+                        const struct vf_buf *mask, const struct vf_sep *r, uint64_t *out);
+int vf_proj_grad_bias(const struct cg_layer *l, const struct vf_buf *dY, const struct vf_buf *mask,
+                      const struct vf_sep *r, uint64_t *out);
+/* The finite-difference check's oracles, <d, forward along a direction v>,
+** formed forward-shaped (no gradient formula).  0, or -1 out of memory. */
+/* <d, forward(I, v)>: v separable over W's index, bias 0 (grad_weight's direction) */
+int vf_fd_weight(const struct cg_layer *l, const struct vf_buf *I, const struct vf_buf *d,
+                 const struct vf_sep *v, uint64_t *out);
+/* <d, forward(v, W)>: v separable over I's index (grad_input's direction) */
+int vf_fd_input(const struct cg_layer *l, const struct vf_buf *W, const struct vf_buf *d,
+                const struct vf_sep *v, uint64_t *out);
+/* <d, the bias v broadcast over Y> (grad_bias's direction) */
+int vf_fd_bias(const struct cg_layer *l, const struct vf_buf *d, const struct vf_sep *v, uint64_t *out);
+
 /* ---- call.c: the arrays of one call of one op.  Inputs are kept twice:
 ** as integer numerators for the exact side, and as T = numerator / 2^frac in
 ** guarded buffers for the code under test. */
