@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,42 @@ Test(json, states_a_bound_of_at_most_2_to_the_minus_64_for_directions)
 	free(r);
 }
 
+/* The bound over all inputs: every op's reference check makes enough
+** independent draws for 2^-64, the later ones compared through projections
+** on a layer this size, and the bound follows from the draws it states. */
+Test(json, states_a_bound_over_all_inputs_of_2_to_the_minus_64_per_op)
+{
+	static const char *const ops[] = { "forward", "grad_weight", "grad_bias" };
+	struct run *r = malloc(sizeof *r);
+	json_t *root = verify_json(r, "verify --input 64x64 --kernel 3x3 --padding 1 --batch 2 --in-channels 8 "
+	                              "--out-channels 8 --ops forward,grad_weight,grad_bias --no-memory --json", 0);
+	long long weakest = -1000;
+	size_t i;
+
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		json_t *c = find_check(root, ops[i], "reference"), *later;
+		long long bound, draws, top;
+		cr_assert(c, "%s", r->out);
+		bound = num(c, "bound_all_inputs_log2");
+		draws = num(c, "draws");
+		later = json_object_get(c, "later_draws");
+		cr_assert(json_is_object(later), "%s: %s", ops[i], r->out);
+		top = num(later, "max");
+		cr_expect(bound <= -64, "%s: bound 2^%lld", ops[i], bound);
+		cr_expect(draws >= 2, "%s: %lld draws", ops[i], draws);
+		cr_expect_eq(num(later, "min"), -top);
+		/* no draw misses with probability below deg/(2 max + 1) */
+		cr_expect(-bound <= draws * log2((2.0 * (double)top + 1) / (i == 2 ? 1 : 2)) + 1,
+		          "%s: 2^%lld from %lld draws in [-%lld, %lld]", ops[i], bound, draws, top, top);
+		cr_expect_str_eq(str(later, "compared"), i == 2 ? "full" : "projection", "%s", ops[i]);
+		if (bound > weakest)
+			weakest = bound;
+	}
+	cr_expect_eq(num(root, "bound_all_inputs_log2"), weakest);
+	json_decref(root);
+	free(r);
+}
+
 Test(json, is_the_same_bytes_every_run_and_follows_the_seed)
 {
 	struct run *a = malloc(sizeof *a), *b = malloc(sizeof *b);
@@ -220,7 +257,7 @@ Test(json, leaves_stdout_empty_when_the_compiler_fails)
 
 /* A run over a second with stderr in a file: no progress line, stderr empty. */
 /* A log (stderr not a terminal) gets nothing from a run shorter than the
-** interval, 10 s by default. */
+** interval, 5 s by default. */
 Test(progress, a_log_gets_nothing_from_a_short_run)
 {
 	struct run *r = malloc(sizeof *r);

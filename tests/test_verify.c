@@ -81,6 +81,19 @@ Test(verify, relu_at_zero_rejects_a_mask_with_Y_at_least_0) { expect_rejected("m
 Test(verify, finite_differences_catch_a_mask_with_Y_at_least_0) { expect_rejected("mask_at_zero", "grad_weight", "finite-diff"); }
 Test(verify, rejects_a_velocity_that_forgets_momentum) { expect_rejected("velocity_not_carried", "sgd_update", "reference"); }
 Test(verify, finite_differences_catch_the_forgotten_velocity) { expect_rejected("velocity_not_carried", "sgd_update", "finite-diff"); }
+/* A code written against seed 1's first draw passes it; the later draws do not. */
+Test(verify, later_draws_catch_a_code_that_fools_the_first_draw)
+{
+	struct run *r = malloc(sizeof *r);
+	char args[1024];
+
+	expect_rejected("fools_the_first_draw", "forward", "reference");
+	snprintf(args, sizeof args, "verify --file %s/tests/fixtures/fools_the_first_draw/fools_the_first_draw.c",
+	         SOURCE_DIR);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect(strstr(r->out, "(draw 2): expected") != NULL, "not caught by the second draw:\n%s", r->out);
+	free(r);
+}
 Test(verify, rejects_an_sgd_step_taken_twice)         { expect_rejected("update_twice", "sgd_update", "reference"); }
 Test(verify, finite_differences_catch_the_step_taken_twice) { expect_rejected("update_twice", "sgd_update", "finite-diff"); }
 
@@ -127,7 +140,7 @@ Test(verify, proves_a_relu_layer_with_sgd_and_momentum)
 Test(verify, proves_sgd_update_without_relu)
 {
 	static const char *const want[] = {
-		"proved: 1 ops, 4 checks hold (seed 1)", "with bias and with bias NULL; lr 2^-3\n", NULL,
+		"proved: 1 ops, 4 checks hold (seed 1)", "with bias and with bias NULL; lr 2^-3; ", NULL,
 	};
 	expect_proved("verify --input 7x6 --kernel 3x3 --in-channels 3 --out-channels 2 --layout nhwc "
 	              "--dtype double --workspace --ops sgd_update", want, "relu-at-zero");

@@ -52,7 +52,8 @@ fail:
 void vf_call_set(struct vf_call *c, int i, size_t j, int64_t num)
 {
 	if (i < c->n_in) {
-		c->num[i][j] = num;
+		if (!c->lean)
+			c->num[i][j] = num;
 		vf_buf_set(&c->in[i], j, ldexp((double)num, -c->frac));
 	} else
 		c->out_num[i - c->n_in][j] = num;   /* set in the buffer by vf_call_run */
@@ -83,7 +84,6 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
                     int64_t hi, int frac, struct vf_call *c, struct vf_exact **e)
 {
 	struct vf_rng rng;
-	int i;
 
 	if (vf_call_open(x, op, c) != 0)
 		return -1;
@@ -92,17 +92,24 @@ int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, 
 		return -1;
 	}
 	vf_rng_seed(&rng, x->seed, VF_STREAM(op, check));
+	vf_call_fill_all(c, &rng, lo, hi, frac);
+	return 0;
+}
+
+void vf_call_fill_all(struct vf_call *c, struct vf_rng *rng, int64_t lo, int64_t hi, int frac)
+{
+	int i;
+
 	for (i = 0; i < c->n_in + (c->sig.in_out ? c->n_out : 0); i++)
-		vf_call_fill(c, i, &rng, lo, hi, frac);
+		vf_call_fill(c, i, rng, lo, hi, frac);
 	/* Y, where it masks dY, is forward's output max(0, Z): as many zeros as
 	** positives, so that a mask read from the wrong element shows. */
 	if (c->sig.mask >= 0) {
 		size_t j;
 		for (j = 0; j < c->in[c->sig.mask].n; j++)
-			if (c->num[c->sig.mask][j] < 0)
+			if (vf_buf_get(&c->in[c->sig.mask], j) < 0)
 				vf_call_set(c, c->sig.mask, j, 0);
 	}
-	return 0;
 }
 
 void vf_call_close(struct vf_call *c)

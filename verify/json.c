@@ -178,6 +178,16 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 			put(o, "bound_log2", json_integer(-(json_int_t)r->bound_exp), bad);
 		}
 	}
+	if (r->check == VF_REFERENCE && r->passed) {
+		json_t *later = json_object();
+		put(o, "first_draw", json_string(r->first_projected ? "projection" : "full"), bad);
+		put(o, "draws", json_integer(r->draws), bad);
+		put(later, "min", json_integer(r->draw_positive ? 1 : -(json_int_t)r->draw_bound), bad);
+		put(later, "max", json_integer((json_int_t)r->draw_bound), bad);
+		put(later, "compared", json_string(r->projected ? "projection" : "full"), bad);
+		put(o, "later_draws", r->draws > 1 ? later : (json_decref(later), json_null()), bad);
+		put(o, "bound_all_inputs_log2", json_integer(-(json_int_t)r->bound_all_exp), bad);
+	}
 	if (r->check == VF_RELU_ZERO)
 		put(o, "zeros_in_y", json_integer(r->n_zero), bad);
 	if (r->op == CG_SGD_UPDATE && r->check == VF_REFERENCE) {
@@ -216,6 +226,8 @@ int vf_report_json(FILE *out, const struct vf_ctx *x, const char *path, const ch
 	put(root, "seed", seed_value(x->seed), &bad);
 	put(root, "exhaustive", json_boolean(x->exhaustive), &bad);
 	put(root, "proved", json_boolean(n_failed == 0), &bad);
+	put(root, "bound_all_inputs_log2", n_failed == 0 ? json_integer(-(json_int_t)vf_bound_all_inputs(r, n_results))
+	                                                 : json_null(), &bad);
 	left_out = json_array();
 	if (!x->memory && json_array_append_new(left_out, json_string("memory")) != 0)
 		bad = 1;

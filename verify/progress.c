@@ -16,7 +16,7 @@
 
 #define QUIET_NS 1000000000LL   /* no line for a run shorter than this */
 #define REDRAW_NS 100000000LL   /* at most ten redraws a second */
-#define LOG_EVERY 10            /* seconds between lines in a log, by default */
+#define LOG_EVERY 5             /* seconds between lines in a log, by default: "every few seconds" */
 
 static struct {
 	int on;                 /* stderr is a terminal */

@@ -30,13 +30,18 @@ static void claim(const struct vf_result *r, FILE *out)
 
 	switch (r->check) {
 	case VF_REFERENCE:
-		fprintf(out, "%lld output%s == exact (integer inputs, |x| <= 2^%d)%s", n, plural(n),
-		        r->magnitude_exp, r->op == CG_FORWARD || r->op == CG_SGD_UPDATE
-		                          ? ", with bias and with bias NULL" : "");
+		fprintf(out, "%lld output%s == exact%s (integer inputs, |x| <= 2^%d)%s", n, plural(n),
+		        r->first_projected ? " in a random projection" : "", r->magnitude_exp,
+		        r->op == CG_FORWARD || r->op == CG_SGD_UPDATE ? ", with bias and with bias NULL" : "");
 		if (r->op == CG_SGD_UPDATE)
 			fprintf(out, "; lr 2^-%d", VF_LR_LOG);
 		if (r->op == CG_SGD_UPDATE && r->momentum)
 			fprintf(out, ", momentum 2^-%d", VF_MU_LOG);
+		if (r->draws > 1)
+			fprintf(out, "; %d draws in all (then x in [%lld, %lld]%s)", r->draws,
+			        r->draw_positive ? 1LL : -(long long)r->draw_bound, (long long)r->draw_bound,
+			        r->projected ? ", compared in random projections" : "");
+		fprintf(out, ": over all inputs P(another function passes) <= 2^-%d", r->bound_all_exp);
 		break;
 	case VF_RELU_ZERO:
 		fprintf(out, "%lld output%s == exact with %lld element%s of Y exactly 0 and dY != 0 there: "
@@ -84,9 +89,22 @@ void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int 
 	for (i = 0; i < n_results; i++)
 		n_failed += !r[i].passed;
 	if (n_failed == 0)
-		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)%s\n", n_ops, n_results, seed,
-		        partial ? "; partial: no memory check (--no-memory)" : "");
+		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)%s\n"
+		        "over all inputs: P(a code computing another function passes) <= 2^-%d for each op\n",
+		        n_ops, n_results, seed, partial ? "; partial: no memory check (--no-memory)" : "",
+		        vf_bound_all_inputs(r, n_results));
 	else
 		fprintf(out, "FAILED: %d of %d checks (seed %lu)\n", n_failed, n_results, seed);
 	fflush(out);
+}
+
+/* The weakest op's bound over all inputs, as 2^-result (its reference check). */
+int vf_bound_all_inputs(const struct vf_result *r, int n_results)
+{
+	int i, weakest = 0;
+
+	for (i = 0; i < n_results; i++)
+		if (r[i].check == VF_REFERENCE && (weakest == 0 || r[i].bound_all_exp < weakest))
+			weakest = r[i].bound_all_exp;
+	return weakest;
 }

@@ -83,6 +83,22 @@ uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op)
 	}
 }
 
+/* The sum of the absolute values of the terms of any output of 'op' when
+** every input is an integer of magnitude at most m (see vf_exact_magnitude). */
+static vf_u128 term_sum(const struct vf_ctx *x, enum cg_op op, uint64_t m)
+{
+	uint64_t n = vf_max_terms(&x->l, op);
+	vf_u128 big = (vf_u128)m * m;
+
+	if (op == CG_FORWARD)
+		return (vf_u128)(n - 1) * big + m;
+	if (op == CG_SGD_UPDATE)
+		return 17 * (vf_u128)m + 2 * (vf_u128)n * big;
+	if (op == CG_GRAD_BIAS)
+		return (vf_u128)n * m;
+	return (vf_u128)n * big;
+}
+
 /* The largest a such that, with every input an integer in [-2^a, 2^a], the
 ** sum of the absolute values of the terms of any output of 'op' is below
 ** 2^p.  Then every partial sum, in any order, with or without FMA, is an
@@ -98,24 +114,30 @@ uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op)
 ** and 2 |dY I| over n terms, all below 2^p when 17 2^a + 2 n 2^2a < 2^p. */
 int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op)
 {
-	uint64_t n = vf_max_terms(&x->l, op);
 	vf_u128 limit = (vf_u128)1 << x->p;
 	int a;
 
-	for (a = 26; a >= 0; a--) {
-		vf_u128 big = (vf_u128)1 << (2 * a), small = (vf_u128)1 << a;
-		vf_u128 sum;
-
-		if (op == CG_FORWARD)
-			sum = (vf_u128)(n - 1) * big + small;
-		else if (op == CG_SGD_UPDATE)
-			sum = 17 * small + 2 * (vf_u128)n * big;
-		else if (op == CG_GRAD_BIAS)
-			sum = (vf_u128)n * small;
-		else
-			sum = (vf_u128)n * big;
-		if (sum < limit)
+	for (a = 26; a >= 0; a--)
+		if (term_sum(x, op, (uint64_t)1 << a) < limit)
 			return a;
-	}
 	return -1;
+}
+
+/* The largest m <= 2^26 such that inputs in [-m, m] keep every output exact,
+** as vf_exact_magnitude but not only powers of two: more values per input
+** make each draw of the reference check count for more (draws.c).  0 if
+** none. */
+int64_t vf_exact_bound(const struct vf_ctx *x, enum cg_op op)
+{
+	vf_u128 limit = (vf_u128)1 << x->p;
+	uint64_t lo = 0, hi = (uint64_t)1 << 26;
+
+	while (lo < hi) {   /* term_sum grows with m */
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+		if (term_sum(x, op, mid) < limit)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return (int64_t)lo;
 }

@@ -73,6 +73,12 @@ struct vf_result {
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
 	long long n_zero;       /* relu-at-zero: elements of Y exactly 0 */
 	int momentum;           /* sgd_update: the step kept a velocity */
+	int draws;              /* reference: independent draws made, the first included */
+	int64_t draw_bound;     /* reference: later draws had inputs in [-draw_bound, draw_bound] */
+	int draw_positive;      /* reference: ... or in [1, draw_bound] (forward with a ReLU) */
+	int projected;          /* reference: later draws were compared through projections (draws.c) */
+	int first_projected;    /* reference: so was the first */
+	int bound_all_exp;      /* reference: P(a different function passes) <= 2^-bound_all_exp; 0 unknown */
 	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
 	int timed_out;          /* the op did not return: its later checks are not run */
 	int not_run;            /* this check was skipped because an earlier one timed out */
@@ -90,6 +96,7 @@ void vf_report_header(FILE *out, const struct vf_ctx *x, const char *layer_opts)
 void vf_report_result(FILE *out, const struct vf_result *r);
 void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
                        unsigned long seed, int partial);
+int vf_bound_all_inputs(const struct vf_result *r, int n_results);
 
 /* ---- json.c: the same results as one JSON document ('verify --json').
 ** 'path' is the file checked as given, or NULL for verify LAYER's private
@@ -250,10 +257,13 @@ struct vf_call {
 	struct vf_buf out[VF_MAX_OUT];
 	int frac;                        /* values are numerators / 2^frac */
 	struct vf_args a;                /* what vf_run passes: &in[i], &out[i], or NULL for a bias left out */
+	int lean;                        /* keep no numerators (num[] stays zero): the buffers hold the values */
 };
 int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
 /* Fill input i (i >= n_in: written array i - n_in, which in_out ops read). */
 void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac);
+/* Every input (and in_out array) by vf_call_fill, then the ReLU mask Y as max(0, Y). */
+void vf_call_fill_all(struct vf_call *c, struct vf_rng *r, int64_t lo, int64_t hi, int frac);
 /* Set input i's element j (as vf_call_fill: i >= n_in for a written array). */
 void vf_call_set(struct vf_call *c, int i, size_t j, int64_t num);
 /* Pass the bias (and velocity_b) as NULL, or again as the arrays. */
@@ -319,5 +329,15 @@ void vf_fmt_value(double v, char *buf, size_t len);
 void vf_fmt_i128(vf_i128 v, char *buf, size_t len);
 uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op);
 int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op);
+int64_t vf_exact_bound(const struct vf_ctx *x, enum cg_op op);
+
+/* ---- draws.c: the reference check's independent draws, until a function
+** other than the layer's passes them all with probability <= 2^-VF_ALL_INPUTS_LOG2 */
+#define VF_ALL_INPUTS_LOG2 64
+int vf_draw_projected(const struct vf_ctx *x, enum cg_op op, int d);
+int vf_draw(const struct vf_ctx *x, enum cg_op op, unsigned stream, int64_t lo, int64_t hi,
+            int projected, const char *note, struct vf_result *r);
+int vf_draw_count(const struct vf_ctx *x, enum cg_op op, int a, double *first, double *each);
+int vf_more_draws(const struct vf_ctx *x, enum cg_op op, int a, struct vf_result *r);
 
 #endif

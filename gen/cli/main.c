@@ -40,7 +40,7 @@ static const struct command {
 	  "memory check of every array the code touches, its own local arrays included.\n"
 	  "It prints one line per op and check and exits 0 only if all hold. Its\n"
 	  "progress goes to stderr: on a terminal one line redrawn once the run is a\n"
-	  "second old; elsewhere a line every 10 s ($CONVGEN_PROGRESS_SECONDS).\n" },
+	  "second old; elsewhere a line every 5 s ($CONVGEN_PROGRESS_SECONDS).\n" },
 	{ "tune",
 	  "  convgen tune     LAYER [--target T] [--dtype float|double] [--ops LIST] [-o FILE]\n",
 	  CG_ALLOW_OUT | CG_ALLOW_SCHEDULE, CG_ALLOW_OUT,

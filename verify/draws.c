@@ -1,0 +1,199 @@
+/* draws.c: the reference check's claim over all inputs.  One draw of random
+** integer inputs from a set S shows that the code's output equals the exact
+** one there; a code computing a different polynomial of degree <= 2 (what
+** plain sums of products with fixed indices compute, docs/verify.md) agrees
+** with the layer at a uniform point of S^n with probability at most 2/|S|
+** (Schwartz-Zippel), and t independent draws at most (2/|S|)^t.  Exactness
+** caps |S| (vf_exact_bound), so a large layer's grad_weight gets |S| = 15 in
+** float: the check makes as many draws as it takes to bring the product to
+** 2^-VF_ALL_INPUTS_LOG2 or below, for every op at any size.
+**
+** Comparing every output with reference.c's exact values costs the whole
+** convolution per draw.  Above FULL_WORK a draw is compared instead through
+** a random separable projection r (project.c): r.out == r.exact mod the prime
+** P = 2^61 - 1, after checking that every output is an integer below 2^p (so
+** a nonzero difference is nonzero mod P).  A nonzero difference makes r.(out -
+** exact) a nonzero polynomial of degree 4 in r's factors, which vanishes with
+** probability at most 4/P; a draw then misses with probability at most
+** 2/|S| + 4/P.  sgd_update, grad_bias (cheap) and forward with a ReLU (no
+** projection passes through max) are always compared in full. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vf.h"
+
+/* Reference work (outputs x terms) below which a draw is compared output by
+** output: the first draw up to FIRST_FULL_WORK (its failure names a
+** coordinate; ~1 s of 128-bit loops), the others up to FULL_WORK. */
+#define FIRST_FULL_WORK ((uint64_t)1 << 28)
+#define FULL_WORK ((uint64_t)1 << 22)
+#define DRAW_STREAM(op, d) (2000u + (unsigned)(op) * 256u + (unsigned)(d))
+
+static uint64_t work(const struct vf_ctx *x, enum cg_op op)
+{
+	return (uint64_t)x->size[vf_op_output(op)] * vf_max_terms(&x->l, op);
+}
+
+/* Projection passes through linear maps only: forward and sgd_update's step
+** are compared in full when they are not linear in what they are given. */
+static int projectable(const struct vf_ctx *x, enum cg_op op)
+{
+	return op == CG_GRAD_WEIGHT || op == CG_GRAD_INPUT || (op == CG_FORWARD && !x->l.relu);
+}
+
+int vf_draw_projected(const struct vf_ctx *x, enum cg_op op, int d)
+{
+	return projectable(x, op) && work(x, op) > (d == 0 ? FIRST_FULL_WORK : FULL_WORK);
+}
+
+/* log2 of the chance that one draw misses a different function: inputs
+** uniform over 'set' values, projected or not. */
+static double miss_log2(enum cg_op op, double set, int projected)
+{
+	double deg = op == CG_GRAD_BIAS ? 1 : 2;
+	return log2(deg / set + (projected ? 4 / ldexp(1, 61) : 0));
+}
+
+/* The set of a later draw: [-m, m], or for forward with a ReLU [1, m]: then
+** every Z = conv + b is positive where a tap meets the input, max(0, Z) = Z,
+** and a code computing max(0, P') with P' != P differs there (docs/verify.md). */
+static int64_t draw_bound(const struct vf_ctx *x, enum cg_op op, double *set)
+{
+	int64_t m = vf_exact_bound(x, op);
+
+	*set = x->l.relu && op == CG_FORWARD ? (double)m : (double)(2 * m + 1);
+	return m;
+}
+
+/* r.exact for c's op on c's inputs, from the buffers. */
+static int project_exact(const struct vf_ctx *x, const struct vf_call *c, const struct vf_sep *r,
+                         uint64_t *sum)
+{
+	const struct vf_buf *mask = c->sig.mask >= 0 ? &c->in[c->sig.mask] : NULL;
+
+	switch (c->op) {
+	case CG_FORWARD:
+		return vf_proj_forward(&x->l, &c->in[0], &c->in[1], c->a.in[c->sig.bias_in], r, sum);
+	case CG_GRAD_WEIGHT:
+		return vf_proj_grad_weight(&x->l, &c->in[0], &c->in[c->sig.dy], mask, r, sum);
+	case CG_GRAD_INPUT:
+		return vf_proj_grad_input(&x->l, &c->in[0], &c->in[c->sig.dy], mask, r, sum);
+	default:
+		return vf_proj_grad_bias(&x->l, &c->in[c->sig.dy], mask, r, sum);
+	}
+}
+
+/* Run c ('note' names the run) and compare its output with the exact one
+** through a projection drawn from 'rng'.  0 compared (r->n_wrong set on a
+** mismatch), 1 the call failed, -1 out of memory. */
+static int run_projected(const struct vf_ctx *x, struct vf_call *c, struct vf_rng *rng,
+                         const char *note, struct vf_result *r)
+{
+	struct vf_sep s;
+	uint64_t got, want;
+	size_t bad;
+	char why[256], where[96], cv[48];
+	int rc;
+
+	if ((rc = vf_call_run(x, c, why, sizeof why)) != 0) {
+		r->timed_out = rc == VF_TIMED_OUT;
+		snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[c->op], note, why);
+		return 1;
+	}
+	if (vf_sep_draw(&s, &x->l, c->sig.out[0], rng) != 0)
+		return -1;
+	rc = vf_proj_buf(&c->out[0], &s, x->p, &got, &bad);
+	if (rc == 1) {   /* not an integer below 2^p: the exact value is one */
+		vf_coord(&x->l, c->sig.out[0], bad, where, sizeof where);
+		vf_fmt_value(vf_buf_get(&c->out[0], bad), cv, sizeof cv);
+		r->n_wrong = 1;
+		snprintf(r->detail, sizeof r->detail, "%s[%s]%s: computed %s, not an integer of magnitude "
+		         "below 2^%d as every exact output is", cg_op_names[c->op], where, note, cv, x->p);
+		snprintf(r->where, sizeof r->where, "%s", where);
+		snprintf(r->computed, sizeof r->computed, "%s", cv);
+	} else if (rc == 0 && (rc = project_exact(x, c, &s, &want)) == 0 && got != want) {
+		r->n_wrong = 1;
+		snprintf(r->detail, sizeof r->detail, "%s%s: the outputs differ from the exact ones: a "
+		         "random projection gives %llu, exactly %llu (mod 2^61-1)", cg_op_names[c->op], note,
+		         (unsigned long long)got, (unsigned long long)want);
+		snprintf(r->expected, sizeof r->expected, "%llu", (unsigned long long)want);
+		snprintf(r->computed, sizeof r->computed, "%llu", (unsigned long long)got);
+	}
+	vf_sep_free(&s);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Draw d of op: inputs from [lo, hi] (the mask as forward's Y) on the
+** stream 'stream', with the bias and, for forward and sgd_update, without;
+** compared in full or projected.  0 (r->n_wrong says how it went), 1 the
+** call failed, -1 out of memory. */
+int vf_draw(const struct vf_ctx *x, enum cg_op op, unsigned stream, int64_t lo, int64_t hi,
+            int projected, const char *note, struct vf_result *r)
+{
+	int two = op == CG_FORWARD || op == CG_SGD_UPDATE, pass, rc = 0;
+	struct vf_exact *e[VF_MAX_OUT];
+	struct vf_rng rng;
+	struct vf_call c;
+	char note2[64];
+
+	if (vf_call_open(x, op, &c) != 0)
+		return -1;
+	c.lean = projected;   /* no numerators: the projection reads the buffers */
+	if (!projected && vf_exact_alloc(&c, e) != 0) {
+		vf_exact_free(e);
+		vf_call_close(&c);
+		return -1;
+	}
+	vf_rng_seed(&rng, x->seed, stream);
+	vf_call_fill_all(&c, &rng, lo, hi, 0);
+	for (pass = 0; pass < (two ? 2 : 1) && rc == 0 && r->n_wrong == 0; pass++) {
+		vf_call_bias(&c, pass == 0);
+		snprintf(note2, sizeof note2, "%s%s", note, pass ? " (bias NULL)" : "");
+		rc = projected ? run_projected(x, &c, &rng, note2, r) : vf_run_and_compare(x, &c, e, note2, r);
+	}
+	if (!projected)
+		vf_exact_free(e);
+	vf_call_close(&c);
+	return rc;
+}
+
+/* How many draws op gets in all, and log2 of the chance that the first and
+** each later one miss a different function.  'a' is the first draw's
+** magnitude (vf_exact_magnitude, >= 0). */
+int vf_draw_count(const struct vf_ctx *x, enum cg_op op, int a, double *first, double *each)
+{
+	double set;
+
+	draw_bound(x, op, &set);
+	*first = miss_log2(op, ldexp(1, a + 1) + 1, vf_draw_projected(x, op, 0));
+	*each = miss_log2(op, set, vf_draw_projected(x, op, 1));
+	if (*first <= -VF_ALL_INPUTS_LOG2)
+		return 1;
+	return 1 + (int)ceil((-VF_ALL_INPUTS_LOG2 - *first) / *each);
+}
+
+/* After the first draw (inputs in [-2^a, 2^a], projected or not) held:
+** the later draws, until the chance that a different function passed them
+** all is at most 2^-VF_ALL_INPUTS_LOG2.  Sets r->draws, r->draw_bound and
+** r->bound_all_exp; 0, 1 (a call failed) or -1 (out of memory). */
+int vf_more_draws(const struct vf_ctx *x, enum cg_op op, int a, struct vf_result *r)
+{
+	double set, first, each;
+	int t = vf_draw_count(x, op, a, &first, &each), d, rc;
+	char note[32];
+
+	r->draws = t;
+	r->draw_bound = draw_bound(x, op, &set);
+	r->projected = vf_draw_projected(x, op, 1);
+	r->draw_positive = x->l.relu && op == CG_FORWARD;
+	for (d = 1; d < t; d++) {
+		vf_progress(d, t, "draws");
+		snprintf(note, sizeof note, " (draw %d)", d + 1);
+		rc = vf_draw(x, op, DRAW_STREAM(op, d), r->draw_positive ? 1 : -r->draw_bound, r->draw_bound,
+		             r->projected, note, r);
+		if (rc != 0 || r->n_wrong)
+			return rc;
+	}
+	r->bound_all_exp = (int)floor(-(first + (t - 1) * each));
+	return 0;
+}
