@@ -170,6 +170,11 @@ static int planes_open(struct planes *pl, const struct vf_buf *b, const struct v
 	size_t budget = interleaved(b) || (mask && interleaved(mask)) ? (size_t)1 << 21 : (size_t)1 << 16;
 
 	memset(pl, 0, sizeof *pl);
+	if (b->n != A * C * np || (mask && mask->n != b->n))
+		return -1;   /* not this tensor: a caller's bug */
+	if ((interleaved(b) && (b->cl_c != C || b->cl_p != np)) ||
+	    (mask && interleaved(mask) && (mask->cl_c != C || mask->cl_p != np)))
+		return -1;
 	pl->b = b, pl->mask = mask;
 	pl->A = A, pl->C = C, pl->np = np;
 	pl->nb = budget / np;

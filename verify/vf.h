@@ -218,12 +218,13 @@ void vf_sep_free(struct vf_sep *s);
 /* sum_i r[i] b[i] mod P over every element of b (math layout, so --layout
 ** nhwc buffers work).  Every value must be an integer with |v| < 2^limit_log2
 ** (limit_log2 <= 63): returns 0 with *sum set, or 1 with *bad = the least
-** offending index (NaN included), or -1 out of memory. */
+** offending index (NaN included), or -1 out of memory (or b not r's shape). */
 int vf_proj_buf(const struct vf_buf *b, const struct vf_sep *r, int limit_log2, uint64_t *sum, size_t *bad);
 /* The exact reference of each op, projected on r (over the op's output),
 ** from the input buffers (integers, exactly held in T) without forming the
 ** output.  'mask' is forward's Y or NULL: where Y <= 0, dY counts as 0
-** (--activation relu).  'b' may be NULL (no bias).  0, or -1 out of memory. */
+** (--activation relu).  'b' may be NULL (no bias).  0, or -1 out of memory
+** (or a buffer without its tensor's size and layout: a caller's bug). */
 int vf_proj_forward(const struct cg_layer *l, const struct vf_buf *I, const struct vf_buf *W,
                     const struct vf_buf *b, const struct vf_sep *r, uint64_t *out);
 int vf_proj_grad_input(const struct cg_layer *l, const struct vf_buf *W, const struct vf_buf *dY,
@@ -233,7 +234,7 @@ int vf_proj_grad_weight(const struct cg_layer *l, const struct vf_buf *I, const 
 int vf_proj_grad_bias(const struct cg_layer *l, const struct vf_buf *dY, const struct vf_buf *mask,
                       const struct vf_sep *r, uint64_t *out);
 /* The finite-difference check's oracles, <d, forward along a direction v>,
-** formed forward-shaped (no gradient formula).  0, or -1 out of memory. */
+** formed forward-shaped (no gradient formula).  0, or -1 as above. */
 /* <d, forward(I, v)>: v separable over W's index, bias 0 (grad_weight's direction) */
 int vf_fd_weight(const struct cg_layer *l, const struct vf_buf *I, const struct vf_buf *d,
                  const struct vf_sep *v, uint64_t *out);
