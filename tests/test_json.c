@@ -268,6 +268,25 @@ Test(progress, a_log_gets_nothing_from_a_short_run)
 	free(r);
 }
 
+/* A run the model says is long is announced on stderr before it starts
+** ($CONVGEN_ANNOUNCE_SECONDS lowers the 30 s threshold so that a small layer
+** shows it), and a short one is not. */
+Test(progress, a_long_run_is_announced_with_an_estimate)
+{
+	struct run *r = malloc(sizeof *r);
+	const char *args = "verify --input 16x16 --kernel 3x3 --ops forward --no-memory";
+
+	setenv("CONVGEN_ANNOUNCE_SECONDS", "0.000001", 1);
+	run_convgen(r, NULL, NULL, args);
+	unsetenv("CONVGEN_ANNOUNCE_SECONDS");
+	cr_expect_eq(r->status, 0, "%s%s", r->out, r->err);
+	cr_expect(strstr(r->err, "convgen: verify: a large layer (2e+03 multiply-adds per call): this run takes "
+	                         "about ") != NULL, "%s", r->err);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect(strstr(r->err, "this run takes") == NULL, "%s", r->err);
+	free(r);
+}
+
 /* A longer run than the interval (1 s here, by $CONVGEN_PROGRESS_SECONDS)
 ** gives a log whole lines, "[verify] 1/N ... (S s)", never a carriage
 ** return, and stdout still holds the JSON alone. */

@@ -232,6 +232,7 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	if (x.memory && x.mem.building)
 		vf_prog_build_finish(&x.mem, path, 0);   /* a failure is reported by the memory check */
 	if (rc == CG_EXIT_OK) {
+		vf_estimate_announce(&x);
 		if (!(o && o->json))
 			vf_report_header(out, &x, opts);
 		rc = run_checks(&x, o, out, path, command, msg, msg_len);

@@ -332,6 +332,11 @@ uint64_t vf_max_terms(const struct cg_layer *l, enum cg_op op);
 int vf_exact_magnitude(const struct vf_ctx *x, enum cg_op op);
 int64_t vf_exact_bound(const struct vf_ctx *x, enum cg_op op);
 
+/* ---- estimate.c: the run's length, modelled, and a line on stderr before
+** a long one ($CONVGEN_ANNOUNCE_SECONDS: the threshold, 30 s by default) */
+double vf_estimate_seconds(const struct vf_ctx *x);
+void vf_estimate_announce(const struct vf_ctx *x);
+
 /* ---- draws.c: the reference check's independent draws, until a function
 ** other than the layer's passes them all with probability <= 2^-VF_ALL_INPUTS_LOG2 */
 #define VF_ALL_INPUTS_LOG2 64
