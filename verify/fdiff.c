@@ -7,10 +7,29 @@
 **
 ** Per coordinate (v = each unit vector) names the wrong coordinate; it costs
 ** two forward passes per coordinate, so it runs when |x| * (multiply-adds of
-** one forward) <= VF_FD_BUDGET, or with --exhaustive.  Otherwise t random
-** directions with coordinates uniform in {0..2^s-1}: a wrong gradient g'
-** makes v -> <g' - g, v> a nonzero linear form, which vanishes with
-** probability <= 2^-s per direction, so P(a wrong gradient passes) <= 2^-st.
+** one forward) <= VF_FD_BUDGET, or with --exhaustive.  Otherwise random
+** directions v, two kinds:
+**
+** Without a ReLU, for grad_weight, grad_input and grad_bias: Y is affine in
+** x, so (L(x+v) - L(x-v)) / 2 = <d, Y(x+v) - Y(x)> = <d, D v>, D v the
+** forward of the direction alone: forward(I, v) without bias for W,
+** forward(v, W) without bias for I, v broadcast over Y for b.  That is an
+** identity of integer polynomials, so it holds modulo the prime
+** P = 2^61 - 1 too, for v over F_P.  SEP_DIRS separable v are drawn
+** (project.c); <d, D v> is formed forward-shaped (vf_fd_*) and <g', v> from
+** the op's output (vf_proj_buf), and they are compared mod P: the op runs
+** once, and no full forward pass is computed.  g' must be integers below
+** 2^24 (float) or 2^53 (double) in magnitude, as g is (its magnitude a
+** keeps every sum of the op exact), so g' != g differs somewhere by less
+** than 2^54 < P, not 0 mod P; <g' - g, v> is then a nonzero polynomial of
+** degree 4 in v's factors (each coordinate its own monomial), zero with
+** probability <= 4/P (Schwartz-Zippel): <= 16/P^2 < 2^-117 for both.
+**
+** With a ReLU, and for sgd_update: t directions with integer coordinates
+** uniform in {0..2^s-1} and two integer forward passes each, as below: a
+** wrong gradient g' makes v -> <g' - g, v> a nonzero linear form, which
+** vanishes with probability <= 2^-s per direction, so P(a wrong gradient
+** passes) <= 2^-st.
 **
 ** --activation relu: Y = max(0, Z), Z = conv + b, and L is quadratic only
 ** where no Z changes sign (docs/math.md, "A fused ReLU and the SGD step").  W is drawn even and b odd, so
@@ -35,6 +54,8 @@
 #define FD_CAP 8                  /* inputs in [-2^8, 2^8]: plenty to tell gradients apart */
 #define DIR_BITS 20               /* s */
 #define N_DIRS 4                  /* t: 2^-80 <= 2^-64 */
+#define SEP_DIRS 2                /* separable directions over F_p: (4/p)^2 < 2^-117 */
+#define SEP_BOUND 117
 
 /* Y = forward(I, W, b) in int64, docs/math.md again, fast: this runs
 ** 2 t or 2 |x| times.  The caller bounds every |partial sum| below 2^62. */
@@ -335,6 +356,98 @@ static int relu_fits(const struct vf_ctx *x, int a, int s)
 	       (long double)x->size[VF_Y] * 4 * n * ldexpl(1, a + s) * 4 * b < ldexpl(1, 125);
 }
 
+/* Directional without a ReLU (the comment at the top): the op once on I, W
+** and d drawn as the other modes draw them, then SEP_DIRS separable
+** directions v over F_p, <g', v> from its output and <d, D v> forward-shaped,
+** compared mod p.  Nothing here holds a tensor beyond the call's own arrays. */
+static int separable(const struct vf_ctx *x, enum cg_op op, enum vf_tensor p, int a, struct vf_result *r)
+{
+	const struct cg_layer *l = &x->l;
+	int64_t one = (int64_t)1 << a;
+	int in[VF_N_TENSORS], i, t, rc = -1;
+	struct vf_sep v[SEP_DIRS];
+	struct vf_call c;
+	struct vf_rng rng;
+	char why[256], where[96], ev[48], cv[48];
+
+	memset(v, 0, sizeof v);
+	if (vf_call_open(x, op, &c) != 0)
+		return -1;
+	for (t = 0; t < VF_N_TENSORS; t++)
+		in[t] = -1;
+	for (i = 0; i < c.n_in; i++)   /* no mask without a ReLU: Y is d, as dY */
+		in[c.t[i]] = i;
+	vf_rng_seed(&rng, x->seed, VF_STREAM(op, VF_FDIFF));
+	for (t = 0; t < VF_N_TENSORS; t++) {   /* every tensor drawn, so the stream is the same */
+		size_t j;
+		for (j = 0; j < x->size[t]; j++) {
+			int64_t val = vf_rng_range(&rng, -one, one);
+			if (in[t] >= 0)
+				vf_call_set(&c, in[t], j, val);
+		}
+	}
+	rc = 0;
+	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
+		r->timed_out = i == VF_TIMED_OUT;
+		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
+		r->n_wrong = 1;
+		goto done;
+	}
+	r->n_items = SEP_DIRS;
+	r->separable = 1;
+	r->dir_bits = 61;
+	r->dir_len = (long long)x->size[p];
+	r->bound_exp = SEP_BOUND;
+	for (t = 0; t < SEP_DIRS && rc == 0; t++)
+		rc = vf_sep_draw(&v[t], l, p, &rng);
+	for (t = 0; t < SEP_DIRS && rc == 0; t++) {
+		uint64_t dot, cd;
+		size_t bad;
+		vf_progress(t, SEP_DIRS, "directions");
+		/* |g| < 2^p (the reference magnitude bounds it), so |g' - g| < 2^(p+1) < P:
+		** a g' != g is nonzero mod P too. */
+		i = vf_proj_buf(&c.out[0], &v[t], x->p, &dot, &bad);
+		if (i == 1) {
+			vf_coord(l, p, bad, where, sizeof where);
+			vf_fmt_value(vf_buf_get(&c.out[0], bad), cv, sizeof cv);
+			snprintf(r->detail, sizeof r->detail, "%s[%s]: computed %s, not an integer of magnitude "
+			         "below 2^%d as the exact gradient is", cg_op_names[op], where, cv, x->p);
+			snprintf(r->where, sizeof r->where, "%s", where);
+			snprintf(r->computed, sizeof r->computed, "%s", cv);
+			r->n_wrong = 1;
+			break;
+		}
+		if (i == 0)
+			i = op == CG_GRAD_WEIGHT ? vf_fd_weight(l, &c.in[in[VF_I]], &c.in[in[VF_Y]], &v[t], &cd)
+			  : op == CG_GRAD_INPUT  ? vf_fd_input(l, &c.in[in[VF_W]], &c.in[in[VF_Y]], &v[t], &cd)
+			  : vf_fd_bias(l, &c.in[in[VF_Y]], &v[t], &cd);
+		if (i != 0) {
+			rc = -1;
+			break;
+		}
+		if (cd != dot && r->n_wrong++ == 0) {
+			snprintf(ev, sizeof ev, "%llu", (unsigned long long)cd);
+			snprintf(cv, sizeof cv, "%llu", (unsigned long long)dot);
+			snprintf(r->detail, sizeof r->detail, "%s, direction %d of %d: expected <g,v> = %s "
+			         "(mod p: <d, forward along v>), computed <g',v> = %s (mod p)", cg_op_names[op],
+			         t + 1, SEP_DIRS, ev, cv);
+			r->bad_direction = t + 1;
+			snprintf(r->expected, sizeof r->expected, "%s", ev);
+			snprintf(r->computed, sizeof r->computed, "%s", cv);
+		}
+	}
+	if (r->n_wrong > 1) {
+		size_t k = strlen(r->detail);
+		snprintf(r->detail + k, sizeof r->detail - k, " (%lld of %d directions wrong)", r->n_wrong, SEP_DIRS);
+	}
+done:
+	r->passed = rc == 0 && r->n_wrong == 0;
+	for (t = 0; t < SEP_DIRS; t++)
+		vf_sep_free(&v[t]);
+	vf_call_close(&c);
+	return rc;
+}
+
 /* Difference L along f->p and compare with f->g: per coordinate or along
 ** random directions, as r->directional says. */
 static int difference(struct fd *f, enum cg_op op, struct vf_rng *rng, struct vf_result *r)
@@ -414,6 +527,8 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		}
 	}
 	r->magnitude_exp = a;
+	if (r->directional && !f.relu && !sgd)
+		return separable(x, op, f.p, a, r);
 	/* Bound for forward_i64: with the perturbed tensor below 2^a + 2^s and the
 	** others below 2^a, |partial sums of Y+-| <= (C/G) k1 k2 (2^a + 2^s) 2^a + 2^a + 2^s
 	** < 2^31 2^21 2^8 + 2^22 < 2^61, as (C/G) k1 k2 < 2^31 and a <= 8: no int64 overflow.

@@ -176,6 +176,7 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 			put(o, "direction_length", json_integer(r->dir_len), bad);
 			put(o, "set_size_log2", json_integer(r->dir_bits), bad);
 			put(o, "bound_log2", json_integer(-(json_int_t)r->bound_exp), bad);
+			put(o, "separable", json_boolean(r->separable), bad);
 		}
 	}
 	if (r->check == VF_REFERENCE && r->passed) {

@@ -51,7 +51,10 @@ static void claim(const struct vf_result *r, FILE *out)
 	case VF_FDIFF:
 		if (r->op == CG_SGD_UPDATE)
 			fprintf(out, "dW = (W - W')/lr%s and db likewise: ", r->momentum ? " - momentum v" : "");
-		if (r->directional)
+		if (r->directional && r->separable)
+			fprintf(out, "%lld separable direction%s over F_p, p = 2^61-1: P(wrong gradient passes) "
+			        "<= 2^-%d", n, plural(n), r->bound_exp);
+		else if (r->directional)
 			fprintf(out, "%lld direction%s in {0..2^%d-1}^%lld: P(wrong gradient passes) <= 2^-%d",
 			        n, plural(n), r->dir_bits, r->dir_len, r->bound_exp);
 		else

@@ -70,6 +70,7 @@ struct vf_result {
 	int dir_bits;           /* directions drawn from {0..2^dir_bits-1}^dir_len */
 	long long dir_len;
 	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
+	int separable;          /* directional: separable directions over F_p, p = 2^61-1 (dir_bits 61) */
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
 	long long n_zero;       /* relu-at-zero: elements of Y exactly 0 */
 	int momentum;           /* sgd_update: the step kept a velocity */
