@@ -303,6 +303,49 @@ Test(verify, sanitize_proves_a_correct_general_layer)
 	              "--stride 2x1 --padding 2x1 --dilation 2x3 --sanitize", want, NULL);
 }
 
+/* Put 'stmt' last in function NAME_fn of the generated file 'path'. */
+static void append_to_function(const char *path, const char *fn, const char *stmt)
+{
+	size_t len;
+	char *text = read_file(path, &len), *at, *end;
+	FILE *f;
+
+	cr_assert(text, "cannot read %s", path);
+	cr_assert((at = strstr(text, fn)) && (end = strstr(at, "\n}\n")), "%s: no function %s", path, fn);
+	cr_assert((f = fopen(path, "w")));
+	fprintf(f, "%.*s\n    %s%s", (int)(end - text), text, stmt, end);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+}
+
+/* A layer large enough for directional finite differences on all three
+** gradients: the separable directions over F_p catch one output off by an
+** integer, and name an output that is not an integer (channels last). */
+Test(verify, separable_directions_catch_one_wrong_output)
+{
+	char dir[256], path[300], args[400];
+	struct run *r = malloc(sizeof *r);
+
+	cr_assert(scratch_dir(dir, sizeof dir));
+	cr_assert_eq(generate(dir, "big", "--input 64x64 --kernel 3x3 --in-channels 8 --out-channels 32 "
+	                      "--layout nhwc --ops grad_weight,grad_input,grad_bias"), 0);
+	snprintf(path, sizeof path, "%s/big.c", dir);
+	append_to_function(path, "void big_grad_input(", "grad_input[5] += 1.0f;");
+	append_to_function(path, "void big_grad_weight(", "grad_weight[3] += 0.5f;");
+	append_to_function(path, "void big_grad_bias(", "grad_bias[31] -= 2.0f;");
+	snprintf(args, sizeof args, "verify --file %s --no-memory", path);
+	run_convgen(r, NULL, NULL, args);
+	cr_expect_eq(r->status, 1, "exit %d\n%s%s", r->status, r->out, r->err);
+	cr_expect(strstr(r->out, "grad_input   finite-diff   FAILED grad_input, direction 1 of 2: expected <g,v> = ")
+	          != NULL, "%s", r->out);
+	cr_expect(strstr(r->out, "grad_bias    finite-diff   FAILED grad_bias, direction 1 of 2: ") != NULL, "%s", r->out);
+	/* grad_weight[3] is k=0, c=3 (OHWI): math layout index 3 * 9 */
+	cr_expect(strstr(r->out, "grad_weight  finite-diff   FAILED grad_weight[k=0,c=3,m=0,q=0]: computed ") != NULL &&
+	          strstr(r->out, "not an integer of magnitude below 2^24 as the exact gradient is") != NULL, "%s", r->out);
+	remove_dir(dir);
+	free(r);
+}
+
 /* --sanitize with a compiler that cannot build sanitized code: the memory
 ** check is not applicable, which counts as failed (no claim without the run). */
 Test(verify, sanitize_without_a_sanitizing_compiler_fails_the_memory_check)
