@@ -260,6 +260,11 @@ int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, cons
 ** Returns 0, or -1 out of memory. */
 int vf_ref_call(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, struct vf_exact *e[],
                 int shift[]);
+/* Element k of written array o, as vf_ref_call computes it (the same
+** formulas, one output at a time), from c's numerators or, where c keeps
+** none (vf_call_prepare_lean), from its T buffers.  Returns its shift. */
+int vf_ref_one(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, int o, size_t k,
+               struct vf_exact *e);
 
 /* ---- refcheck.c: exact comparison, shared with relu-at-zero */
 int vf_exact_alloc(const struct vf_call *c, struct vf_exact *e[VF_MAX_OUT]);
