@@ -208,6 +208,7 @@ struct vf_call {
 	struct vf_buf out[VF_MAX_OUT];
 	int frac;                        /* values are numerators / 2^frac */
 	struct vf_args a;                /* what vf_run passes: &in[i], &out[i], or NULL for a bias left out */
+	struct vf_rng rng;               /* vf_call_prepare's stream after the fills: a check draws on from it */
 };
 int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
 /* Fill input i (i >= n_in: written array i - n_in, which in_out ops read). */
@@ -223,6 +224,13 @@ struct vf_exact;   /* reference.c, below */
 ** allocated for the exact output; -1 when out of memory (nothing left open). */
 int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
                     int64_t hi, int frac, struct vf_call *c, struct vf_exact **e);
+/* The same arrays and values, but no numerators of the inputs: c->num[i]
+** are NULL and the values live only in the T buffers, 8 bytes an element
+** fewer on a large layer (vf_ref_one reads them back from there).  The
+** arrays sgd_update reads and writes keep theirs, weight- and bias-sized:
+** vf_call_run starts them from there. */
+int vf_call_prepare_lean(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                         int64_t hi, int frac, struct vf_call *c);
 /* vf_run on c's arrays, with the output reset to NaN first. */
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len);
 
