@@ -71,6 +71,8 @@ struct vf_result {
 	long long dir_len;
 	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
+	long long n_outputs;    /* rounding: the outputs the op writes; n_items of them were checked */
+	int sampled;            /* rounding: those n_items were a uniform sample */
 	long long n_zero;       /* relu-at-zero: elements of Y exactly 0 */
 	int momentum;           /* sgd_update: the step kept a velocity */
 	long long n_wrong;      /* wrong outputs or coordinates found (0 if passed) */
