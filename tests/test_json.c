@@ -110,6 +110,11 @@ Test(json, proves_a_passing_layer_with_every_op_and_check)
 		cr_expect_eq(num(json_object_get(c, "inputs"), "seed"), 1);
 		cr_expect(num(c, "n_checked") > 0);
 	}
+	/* So few outputs: rounding compares every one of them, and says so. */
+	c = find_check(root, "forward", "rounding");
+	cr_expect(json_is_false(json_object_get(c, "sampled")), "%s", r->out);
+	cr_expect_eq(num(c, "n_outputs"), num(c, "n_checked"));
+	cr_expect_eq(num(c, "n_outputs"), 9);
 	/* The seed layer is small: finite differences run on every coordinate. */
 	cr_expect_str_eq(str(find_check(root, "grad_input", "finite-diff"), "mode"), "per-coordinate");
 	cr_expect_eq(num(find_check(root, "grad_input", "finite-diff"), "n_checked"), 25);
@@ -211,6 +216,28 @@ Test(json, states_a_bound_over_all_inputs_of_2_to_the_minus_64_per_op)
 			weakest = bound;
 	}
 	cr_expect_eq(num(root, "bound_all_inputs_log2"), weakest);
+	json_decref(root);
+	free(r);
+}
+
+/* Too large to check every output exactly: forward's reference work is
+** 2^29 multiply-adds (289 terms per output), so rounding compares a sample
+** worth 2^28 of them, 2^28 / 289 outputs, and the memory check's two runs
+** (2^30 and more) are built at -O1; both say so. */
+Test(json, a_large_layer_samples_rounding_and_builds_the_memory_check_at_O1)
+{
+	struct run *r = malloc(sizeof *r);
+	json_t *root = verify_json(r, "verify --input 64x64 --kernel 3x3 --batch 16 --in-channels 32 "
+	                              "--out-channels 32 --ops forward --json", 0);
+	json_t *c = find_check(root, "forward", "rounding");
+
+	cr_assert(c, "%s", r->out);
+	cr_expect_str_eq(str(c, "result"), "ok");
+	cr_expect(json_is_true(json_object_get(c, "sampled")), "%s", r->out);
+	cr_expect_eq(num(c, "n_outputs"), 16 * 32 * 62 * 62);
+	cr_expect_eq(num(c, "n_checked"), (1 << 28) / 289);
+	cr_expect(strncmp(str(json_object_get(root, "build"), "memory"), "ASan -O1", 8) == 0, "%s", r->out);
+	cr_expect_str_eq(str(find_check(root, "forward", "memory"), "result"), "ok");
 	json_decref(root);
 	free(r);
 }

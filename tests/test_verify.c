@@ -136,6 +136,19 @@ Test(verify, proves_a_relu_layer_with_sgd_and_momentum)
 	              "--ops forward,grad_weight,grad_input,grad_bias,sgd_update", want, "forward      relu-at-zero");
 }
 
+/* Above 2^28 multiply-adds of reference work (this forward: 984064 outputs
+** of 289 terms) the rounding check compares a uniform sample worth that
+** much, 2^28 / 289 outputs, and its line says it was a sample. */
+Test(verify, rounding_samples_a_large_layer_and_says_so)
+{
+	static const char *const want[] = {
+		"forward      rounding      ok   928842 of 984064 outputs (a uniform sample) within "
+		"gamma_n*sum|a*b|", NULL,
+	};
+	expect_proved("verify --input 64x64 --kernel 3x3 --batch 8 --in-channels 32 --out-channels 32 "
+	              "--ops forward --no-memory", want, NULL);
+}
+
 /* sgd_update alone, in double, channels last, with a workspace. */
 Test(verify, proves_sgd_update_without_relu)
 {

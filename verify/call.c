@@ -21,7 +21,8 @@ static int open_buf(const struct vf_ctx *x, enum vf_tensor t, struct vf_buf *b, 
 	return 0;
 }
 
-int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
+/* keep: the inputs' numerators too (the lean calls keep none). */
+static int open_call(const struct vf_ctx *x, enum cg_op op, struct vf_call *c, int keep)
 {
 	int i;
 
@@ -32,7 +33,7 @@ int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
 	c->n_out = c->sig.n_out;
 	for (i = 0; i < c->n_in; i++) {
 		c->t[i] = c->sig.in[i];
-		if (open_buf(x, c->t[i], &c->in[i], &c->num[i]) != 0)
+		if (open_buf(x, c->t[i], &c->in[i], keep ? &c->num[i] : NULL) != 0)
 			goto fail;
 		c->a.in[i] = &c->in[i];
 	}
@@ -49,24 +50,52 @@ fail:
 	return -1;
 }
 
+int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
+{
+	return open_call(x, op, c, 1);
+}
+
+int vf_call_open_lean(const struct vf_ctx *x, enum cg_op op, struct vf_call *c)
+{
+	return open_call(x, op, c, 0);
+}
+
 void vf_call_set(struct vf_call *c, int i, size_t j, int64_t num)
 {
 	if (i < c->n_in) {
-		if (!c->lean)
+		if (c->num[i])
 			c->num[i][j] = num;
 		vf_buf_set(&c->in[i], j, ldexp((double)num, -c->frac));
 	} else
 		c->out_num[i - c->n_in][j] = num;   /* set in the buffer by vf_call_run */
 }
 
-/* Input i gets numerators uniform in [lo, hi], so values num / 2^frac. */
+/* Input i gets numerators uniform in [lo, hi], so values num / 2^frac: the
+** numbers of vf_call_set, element by element, without its per-element
+** ldexp and index mapping (an input has millions on a large layer):
+** multiplying by 2^-frac is exactly ldexp, short of an underflow that
+** numerators of at least 1 and a small frac never reach. */
 void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac)
 {
+	struct vf_buf *b = i < c->n_in ? &c->in[i] : NULL;   /* written arrays: vf_call_run sets them */
+	int64_t *num = i < c->n_in ? c->num[i] : c->out_num[i - c->n_in];
 	size_t j, n = i < c->n_in ? c->in[i].n : c->out[i - c->n_in].n;
+	double scale = ldexp(1.0, -frac);
+	float *f = b && !b->cl_c && b->elem == sizeof(float) ? b->data : NULL;
+	double *d = b && !b->cl_c && b->elem == sizeof(double) ? b->data : NULL;
 
 	c->frac = frac;
-	for (j = 0; j < n; j++)
-		vf_call_set(c, i, j, vf_rng_range(r, lo, hi));
+	for (j = 0; j < n; j++) {
+		int64_t v = vf_rng_range(r, lo, hi);
+		if (num)
+			num[j] = v;
+		if (f)
+			f[j] = (float)((double)v * scale);
+		else if (d)
+			d[j] = (double)v * scale;
+		else if (b)   /* channels last */
+			vf_buf_set(b, j, (double)v * scale);
+	}
 }
 
 void vf_call_bias(struct vf_call *c, int with_bias)
@@ -80,19 +109,17 @@ void vf_call_bias(struct vf_call *c, int with_bias)
 	}
 }
 
-int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
-                    int64_t hi, int frac, struct vf_call *c, struct vf_exact **e)
+static int prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                   int64_t hi, int frac, struct vf_call *c, struct vf_exact **e, int keep)
 {
-	struct vf_rng rng;
-
-	if (vf_call_open(x, op, c) != 0)
+	if (open_call(x, op, c, keep) != 0)
 		return -1;
 	if (e && !(*e = malloc((c->out[0].n ? c->out[0].n : 1) * sizeof **e))) {
 		vf_call_close(c);
 		return -1;
 	}
-	vf_rng_seed(&rng, x->seed, VF_STREAM(op, check));
-	vf_call_fill_all(c, &rng, lo, hi, frac);
+	vf_rng_seed(&c->rng, x->seed, VF_STREAM(op, check));
+	vf_call_fill_all(c, &c->rng, lo, hi, frac);
 	return 0;
 }
 
@@ -103,13 +130,26 @@ void vf_call_fill_all(struct vf_call *c, struct vf_rng *rng, int64_t lo, int64_t
 	for (i = 0; i < c->n_in + (c->sig.in_out ? c->n_out : 0); i++)
 		vf_call_fill(c, i, rng, lo, hi, frac);
 	/* Y, where it masks dY, is forward's output max(0, Z): as many zeros as
-	** positives, so that a mask read from the wrong element shows. */
+	** positives, so that a mask read from the wrong element shows.  A
+	** negative numerator is a negative value: the T buffer tells as well. */
 	if (c->sig.mask >= 0) {
 		size_t j;
 		for (j = 0; j < c->in[c->sig.mask].n; j++)
 			if (vf_buf_get(&c->in[c->sig.mask], j) < 0)
 				vf_call_set(c, c->sig.mask, j, 0);
 	}
+}
+
+int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                    int64_t hi, int frac, struct vf_call *c, struct vf_exact **e)
+{
+	return prepare(x, op, check, lo, hi, frac, c, e, 1);
+}
+
+int vf_call_prepare_lean(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                         int64_t hi, int frac, struct vf_call *c)
+{
+	return prepare(x, op, check, lo, hi, frac, c, NULL, 0);
 }
 
 void vf_call_close(struct vf_call *c)

@@ -136,9 +136,9 @@ int vf_draw(const struct vf_ctx *x, enum cg_op op, unsigned stream, int64_t lo, 
 	struct vf_call c;
 	char note2[64];
 
-	if (vf_call_open(x, op, &c) != 0)
+	/* A projected draw keeps no numerators: the projections read the buffers. */
+	if ((projected ? vf_call_open_lean(x, op, &c) : vf_call_open(x, op, &c)) != 0)
 		return -1;
-	c.lean = projected;   /* no numerators: the projection reads the buffers */
 	if (!projected && vf_exact_alloc(&c, e) != 0) {
 		vf_exact_free(e);
 		vf_call_close(&c);

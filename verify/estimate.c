@@ -46,7 +46,7 @@ double vf_estimate_seconds(const struct vf_ctx *x)
 		s += (vf_draw_projected(x, (enum cg_op)op, 0) ? arrays * DRAW_NS * 1e-9 : passes * m / REF_MACS);
 		s += (t - 1) * (vf_draw_projected(x, (enum cg_op)op, 1) ? arrays * DRAW_NS * 1e-9 : passes * m / REF_MACS);
 		if (x->memory)
-			s += passes * m / (ASAN_O0_MACS);
+			s += passes * m / (vf_memcheck_optimized(&x->l) ? ASAN_O1_MACS : ASAN_O0_MACS);
 	}
 	return s;
 }

@@ -159,6 +159,10 @@ static json_t *check_object(const struct vf_ctx *x, const struct vf_result *r, i
 	put(o, "result", json_string(verdict(r)), bad);
 	put(o, "n_checked", json_integer(r->n_items), bad);
 	put(o, "unit", json_string(unit), bad);
+	if (r->check == VF_ROUNDING) {   /* n_checked may be a sample of them */
+		put(o, "n_outputs", json_integer(r->n_outputs), bad);
+		put(o, "sampled", json_boolean(r->sampled), bad);
+	}
 	put(in, "seed", seed_value(r->seed), bad);
 	if (r->check == VF_ROUNDING) {
 		put(in, "kind", json_string("dyadic"), bad);

@@ -66,8 +66,12 @@ static void claim(const struct vf_result *r, FILE *out)
 		        "exactly NAME_*_SIZE elements; %s)", r->detail);
 		break;
 	default:
-		fprintf(out, "%lld output%s within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; "
-		        "inputs A/2^%d)", n, plural(n), r->frac_bits);
+		if (r->sampled)
+			fprintf(out, "%lld of %lld outputs (a uniform sample)", n, r->n_outputs);
+		else
+			fprintf(out, "%lld output%s", n, plural(n));
+		fprintf(out, " within gamma_n*sum|a*b| (a tolerance: Higham, ch. 3; inputs A/2^%d)",
+		        r->frac_bits);
 		break;
 	}
 }

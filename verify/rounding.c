@@ -4,7 +4,11 @@
 ** satisfy |computed - E| <= gamma_n * sum |a_i*b_i|, gamma_n = n u / (1 - n u)
 ** (Higham, Accuracy and Stability of Numerical Algorithms, ch. 3); the bias
 ** counts as one more term with factor 1.  Exceeding it is a bug, not noise.
-** No underflow weakens the bound: every nonzero term is at least 2^-2f. */
+** No underflow weakens the bound: every nonzero term is at least 2^-2f.
+** The bound is a statement about each output alone, so on a layer too
+** large to check every output exactly, a uniform sample of them is checked
+** instead, and the report says so (docs/verify.md, "A large layer: a
+** sample of outputs"). */
 #include <float.h>
 #include <gmp.h>
 #include <math.h>
@@ -17,6 +21,21 @@
 ** bits <= 31 is what reference.c's 128-bit bound assumes. */
 #define FLOAT_BITS 24
 #define DOUBLE_BITS 31
+
+/* The reference work (outputs times the terms of the longest, vf_max_terms)
+** up to which every output is checked: 2^28 multiply-adds, about 1.3 s of
+** exact sums here, what the check cost a mid-size layer (batch 8, 32 to 32
+** channels, 64x64, 3x3) before it could sample.  A 512x512 layer with 64
+** channels in and out is 10^10 per op, some 40 s, and forward's exact values
+** alone 670 MB: above the budget a uniform sample of outputs costs about the
+** budget instead. */
+#define WORK_BUDGET ((uint64_t)1 << 28)
+/* ...and holds at least this many outputs where the op has them (an output
+** of grad_weight sums N OH OW terms, so the budget alone would buy it 2^28 /
+** 2^18 = 1024 on a 512x512 layer): a bug that spoils a fraction q of the
+** outputs escapes s of them with probability (1 - q)^s, under 2% for q =
+** 0.1% and s = 4096. */
+#define MIN_SAMPLE 4096
 
 static void mpz_set_u128(mpz_t z, vf_u128 v)
 {
@@ -91,34 +110,106 @@ static void describe(const struct vf_ctx *x, enum cg_op op, int o, enum vf_tenso
 	snprintf(r->computed, sizeof r->computed, "%s", cv);
 }
 
+/* Whether element k of c's written array o is within the bound; when not
+** and 'r' is given, say so in r (describe). */
+static int holds(const struct vf_ctx *x, const struct vf_call *c, int o, size_t k, int f,
+                 struct vf_result *r)
+{
+	double v = vf_buf_get(&c->out[o], k);
+	struct vf_exact e;
+	int sh = vf_ref_one(x, c, (int64_t)1 << f, o, k, &e);
+
+	if (isfinite(v) && within(v, &e, 2 * f + sh, x->p))
+		return 1;
+	if (r)
+		describe(x, c->op, o, c->sig.out[o], k, v, &e, 2 * f + sh, r);
+	return 0;
+}
+
+/* The order of the visit, as the n = na x nc x np elements of an array:
+** an output shaped like Y or I (forward, grad_input) by pixel, all its
+** channels together, since they read the same patch of the input (visited
+** channel by channel, a sample of a large layer would fetch that patch from
+** memory once for each); any other in index order (nc = 1). */
+static void visit_order(const struct cg_layer *l, enum vf_tensor t, size_t n, size_t *na,
+                        size_t *nc, size_t *np)
+{
+	*nc = t == VF_Y ? (size_t)l->k : t == VF_I ? (size_t)l->c : 1;
+	*np = t == VF_Y ? (size_t)l->oh * (size_t)l->ow : t == VF_I ? (size_t)l->h * (size_t)l->w : n;
+	*na = *np ? n / (*nc * *np) : 0;
+}
+
+/* s distinct indices of [0, n), each s-subset equally likely (Floyd's
+** algorithm: Bentley, "A sample of brilliance", CACM 30(9), 1987), as a
+** bitmap: s draws and n/8 bytes whatever s is, and the walk over the
+** outputs, in whatever order, tests each index in it. */
+static uint64_t *draw_sample(struct vf_rng *r, uint64_t n, uint64_t s)
+{
+	uint64_t *bits = calloc((size_t)(n / 64 + 1), sizeof *bits), j, t;
+
+	if (!bits)
+		return NULL;
+	for (j = n - s; j < n; j++) {
+		t = (uint64_t)vf_rng_range(r, 0, (int64_t)j);
+		if (bits[t / 64] >> (t % 64) & 1)
+			t = j;   /* j is not in the set yet: every index below j was a candidate */
+		bits[t / 64] |= (uint64_t)1 << (t % 64);
+	}
+	return bits;
+}
+
+/* How many outputs to check: all of them while the reference work is
+** within WORK_BUDGET, else a sample of that much work, and at least
+** MIN_SAMPLE outputs. */
+static uint64_t sample_size(uint64_t n_out, uint64_t n_max)
+{
+	uint64_t s = WORK_BUDGET / n_max;
+
+	if ((vf_u128)n_out * n_max <= WORK_BUDGET)
+		return n_out;
+	if (s < MIN_SAMPLE)
+		s = MIN_SAMPLE;
+	return s < n_out ? s : n_out;
+}
+
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
-	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, i, o, shift[VF_MAX_OUT];
+	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, i, o;
 	int64_t top = ((int64_t)1 << bits) - 1;
-	uint64_t n_max = vf_max_terms(&x->l, op) + (op == CG_SGD_UPDATE ? 2 : 0);
-	struct vf_exact *e[VF_MAX_OUT];
+	uint64_t n_max = vf_max_terms(&x->l, op) + (op == CG_SGD_UPDATE ? 2 : 0), *chosen = NULL;
+	struct vf_sig sig;
 	struct vf_call c;
 	char why[256];
 	long long done = 0;
-	size_t k;
+	size_t k, base, first = 0;
+	int first_o = 0;
 
 	r->frac_bits = f;
+	vf_op_sig(&x->l, op, &sig);
+	for (o = 0; o < sig.n_out; o++)
+		r->n_outputs += (long long)x->size[sig.out[o]];
+	r->n_items = r->n_outputs;
 	if (n_max >= ((uint64_t)1 << x->p)) {   /* gamma_n needs n u < 1 */
 		r->applicable = 0;
+		r->n_items = 0;
 		snprintf(r->detail, sizeof r->detail, "not applicable: an output of %s sums %llu terms, "
 		         "n u >= 1 and Higham's gamma_n is undefined", cg_op_names[op],
 		         (unsigned long long)n_max);
 		return 0;
 	}
-	if (vf_call_prepare(x, op, VF_ROUNDING, -top, top, f, &c, NULL) != 0)
+	/* No numerators kept: a large layer's inputs would need 8 bytes an
+	** element beside T's 4; vf_ref_one reads them back from T. */
+	if (vf_call_prepare_lean(x, op, VF_ROUNDING, -top, top, f, &c) != 0)
 		return -1;
-	if (vf_exact_alloc(&c, e) != 0) {
-		vf_exact_free(e);
-		vf_call_close(&c);
-		return -1;
+	if ((uint64_t)r->n_outputs > sample_size((uint64_t)r->n_outputs, n_max)) {
+		r->sampled = 1;
+		r->n_items = (long long)sample_size((uint64_t)r->n_outputs, n_max);
+		/* From the check's own stream, after its inputs: the seed replays it. */
+		if (!(chosen = draw_sample(&c.rng, (uint64_t)r->n_outputs, (uint64_t)r->n_items))) {
+			vf_call_close(&c);
+			return -1;
+		}
 	}
-	for (o = 0; o < c.n_out; o++)
-		r->n_items += (long long)c.out[o].n;
 	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
 		r->timed_out = i == VF_TIMED_OUT;
 		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
@@ -127,29 +218,38 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 	/* Products carry 2^-2f; a lone bias, dY, weight or velocity numerator is
 	** scaled by 2^f to match.  sgd_update's lr and momentum are powers of two:
 	** multiplying by them is exact, so its W' (v') is a floating-point sum of
-	** dW's terms and W and v, and gamma_n holds with n counting those too. */
-	if (vf_ref_call(x, &c, (int64_t)1 << f, e, shift) != 0) {
-		vf_exact_free(e);
-		vf_call_close(&c);
-		return -1;
-	}
-	for (o = 0; o < c.n_out; o++)
-		for (k = 0; k < c.out[o].n; k++) {
-			double v = vf_buf_get(&c.out[o], k);
-			vf_progress(done++, r->n_items, "outputs");
-			if (isfinite(v) && within(v, &e[o][k], 2 * f + shift[o], x->p))
+	** dW's terms and W and v, and gamma_n holds with n counting those too.
+	** Each output's exact value is made as it is compared: nothing of the
+	** size of the output is kept. */
+	for (o = 0, base = 0; o < c.n_out; base += c.out[o].n, o++) {
+		size_t a, p, ch, na, nc, np;
+		visit_order(&x->l, c.sig.out[o], c.out[o].n, &na, &nc, &np);
+		for (a = 0; a < na; a++)
+		for (p = 0; p < np; p++)
+		for (ch = 0; ch < nc; ch++) {
+			k = (a * nc + ch) * np + p;
+			if (chosen && !(chosen[(base + k) / 64] >> ((base + k) % 64) & 1))
 				continue;
-			if (r->n_wrong++ == 0)
-				describe(x, op, o, c.sig.out[o], k, v, &e[o][k], 2 * f + shift[o], r);
+			vf_progress(done++, r->n_items, "outputs");
+			if (holds(x, &c, o, k, f, NULL))
+				continue;
+			if (r->n_wrong++ == 0 || base + k < first)
+				first = base + k, first_o = o;
 		}
+	}
+	if (r->n_wrong) {   /* the first in index order, whatever the order of the visit */
+		for (o = 0, base = 0; o < first_o; o++)
+			base += c.out[o].n;
+		holds(x, &c, first_o, first - base, f, r);
+	}
 	if (r->n_wrong > 1) {
 		size_t len = strlen(r->detail);
-		snprintf(r->detail + len, sizeof r->detail - len, " (%lld of %lld outputs)",
-		         r->n_wrong, r->n_items);
+		snprintf(r->detail + len, sizeof r->detail - len, " (%lld of %lld %soutputs)",
+		         r->n_wrong, r->n_items, r->sampled ? "sampled " : "");
 	}
 	r->passed = r->n_wrong == 0;
 done:
-	vf_exact_free(e);
+	free(chosen);
 	vf_call_close(&c);
 	return 0;
 }

@@ -105,13 +105,17 @@ double vf_buf_get(const struct vf_buf *b, size_t i)
 	return ((const double *)b->data)[i];
 }
 
-/* NaN, so an output element the op forgets to write, or accumulates into, shows. */
+/* NaN, so an output element the op forgets to write, or accumulates into,
+** shows.  Every element is NaN, so the layout need not be mapped. */
 void vf_buf_fill_nan(struct vf_buf *b)
 {
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
-		vf_buf_set(b, i, NAN);
+		if (b->elem == sizeof(float))
+			((float *)b->data)[i] = NAN;
+		else
+			((double *)b->data)[i] = NAN;
 }
 
 static int canary_intact(const struct vf_buf *b)

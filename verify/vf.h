@@ -72,6 +72,8 @@ struct vf_result {
 	int bound_exp;          /* directional: P(a wrong gradient passes) <= 2^-bound_exp */
 	int separable;          /* directional: separable directions over F_p, p = 2^61-1 (dir_bits 61) */
 	int frac_bits;          /* rounding: inputs are A / 2^frac_bits */
+	long long n_outputs;    /* rounding: the outputs the op writes; n_items of them were checked */
+	int sampled;            /* rounding: those n_items were a uniform sample */
 	long long n_zero;       /* relu-at-zero: elements of Y exactly 0 */
 	int momentum;           /* sgd_update: the step kept a velocity */
 	int draws;              /* reference: independent draws made, the first included */
@@ -125,7 +127,8 @@ int vf_check_relu_zero(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 /* ---- memcheck.c: the memory check's build of 'src' under ASan, in the
 ** background from the start of the run (the check waits for it) */
 void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
-const char *vf_memcheck_mode(const struct vf_ctx *x);   /* "ASan -O0, cc", for the reports */
+const char *vf_memcheck_mode(const struct vf_ctx *x);
+int vf_memcheck_optimized(const struct cg_layer *l);   /* built at -O1: the layer is too much work for -O0 */   /* "ASan -O0, cc", for the reports */
 
 /* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
 ** so that multiplying by them is exact (docs/math.md, "A fused ReLU and the SGD step"). */
@@ -259,9 +262,11 @@ struct vf_call {
 	struct vf_buf out[VF_MAX_OUT];
 	int frac;                        /* values are numerators / 2^frac */
 	struct vf_args a;                /* what vf_run passes: &in[i], &out[i], or NULL for a bias left out */
-	int lean;                        /* keep no numerators (num[] stays zero): the buffers hold the values */
+	struct vf_rng rng;               /* vf_call_prepare's stream after the fills: a check draws on from it */
 };
 int vf_call_open(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
+/* ... keeping no numerators (num[i] NULL): the buffers hold the values. */
+int vf_call_open_lean(const struct vf_ctx *x, enum cg_op op, struct vf_call *c);
 /* Fill input i (i >= n_in: written array i - n_in, which in_out ops read). */
 void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_t hi, int frac);
 /* Every input (and in_out array) by vf_call_fill, then the ReLU mask Y as max(0, Y). */
@@ -277,6 +282,13 @@ struct vf_exact;   /* reference.c, below */
 ** allocated for the exact output; -1 when out of memory (nothing left open). */
 int vf_call_prepare(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
                     int64_t hi, int frac, struct vf_call *c, struct vf_exact **e);
+/* The same arrays and values, but no numerators of the inputs: c->num[i]
+** are NULL and the values live only in the T buffers, 8 bytes an element
+** fewer on a large layer (vf_ref_one reads them back from there).  The
+** arrays sgd_update reads and writes keep theirs, weight- and bias-sized:
+** vf_call_run starts them from there. */
+int vf_call_prepare_lean(const struct vf_ctx *x, enum cg_op op, enum vf_check check, int64_t lo,
+                         int64_t hi, int frac, struct vf_call *c);
 /* vf_run on c's arrays, with the output reset to NaN first. */
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len);
 
@@ -314,6 +326,11 @@ int vf_ref_sgd(const struct vf_exact *g, const int64_t *P, int64_t p_scale, cons
 ** Returns 0, or -1 out of memory. */
 int vf_ref_call(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, struct vf_exact *e[],
                 int shift[]);
+/* Element k of written array o, as vf_ref_call computes it (the same
+** formulas, one output at a time), from c's numerators or, where c keeps
+** none (vf_call_prepare_lean), from its T buffers.  Returns its shift. */
+int vf_ref_one(const struct vf_ctx *x, const struct vf_call *c, int64_t scale, int o, size_t k,
+               struct vf_exact *e);
 
 /* ---- refcheck.c: exact comparison, shared with relu-at-zero */
 int vf_exact_alloc(const struct vf_call *c, struct vf_exact *e[VF_MAX_OUT]);
