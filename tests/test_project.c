@@ -177,17 +177,27 @@ static void check_proj(struct setup *s, const char *what)
 	free(e), free(rv), vf_sep_free(&r);
 }
 
-/* The direction as integers in [0, P), which reference.c's forward takes
-** (products stay far inside 128 bits). */
-static int64_t *as_int(const uint64_t *v, size_t n)
+/* <d, forward along v> exactly, mod P, for v materialized in [0, P) over
+** I (dir_is_i) or W: reference.c's forward takes numerators below 2^31, so v
+** goes in as v_hi 2^31 + v_lo, both below 2^31, and forward is linear in it. */
+static uint64_t forward_along(const struct setup *s, int dir_is_i, const uint64_t *vv, const uint64_t *d)
 {
-	int64_t *x = malloc((n ? n : 1) * sizeof *x);
-	size_t i;
+	size_t i, n = s->size[dir_is_i ? VF_I : VF_W];
+	int64_t *lo = malloc((n ? n : 1) * sizeof *lo), *hi = malloc((n ? n : 1) * sizeof *hi);
+	struct vf_exact *e = malloc(s->size[VF_Y] * sizeof *e + 1);
+	uint64_t p_lo, p_hi;
 
-	cr_assert(x);
-	for (i = 0; i < n; i++)
-		x[i] = (int64_t)v[i];
-	return x;
+	cr_assert(lo && hi && e);
+	for (i = 0; i < n; i++) {
+		lo[i] = (int64_t)(vv[i] & 0x7fffffffu);
+		hi[i] = (int64_t)(vv[i] >> 31);
+	}
+	vf_ref_forward(&s->l, dir_is_i ? lo : s->num[VF_I], dir_is_i ? s->num[VF_W] : lo, NULL, 1, e);
+	p_lo = pair(d, e, s->size[VF_Y]);
+	vf_ref_forward(&s->l, dir_is_i ? hi : s->num[VF_I], dir_is_i ? s->num[VF_W] : hi, NULL, 1, e);
+	p_hi = pair(d, e, s->size[VF_Y]);
+	free(lo), free(hi), free(e);
+	return (uint64_t)(((vf_u128)p_hi * ((uint64_t)1 << 31) + p_lo) % VF_PRIME);
 }
 
 /* Every vf_fd_* against reference.c's exact forward of the direction, paired with d. */
@@ -207,23 +217,22 @@ static void check_fd(struct setup *s, const char *what)
 
 	cr_assert_eq(vf_sep_draw(&sep, l, VF_W, &s->rng), 0);
 	vv = materialize(&sep);
-	v = as_int(vv, s->size[VF_W]);
-	vf_ref_forward(l, s->num[VF_I], v, NULL, 1, e);
 	cr_assert_eq(vf_fd_weight(l, &s->buf[VF_I], &s->buf[VF_Y], &sep, &got), 0);
-	cr_expect_eq(got, pair(ones, e, s->size[VF_Y]), "%s: fd_weight", what);
-	free(v), free(vv), vf_sep_free(&sep);
+	cr_expect_eq(got, forward_along(s, 0, vv, ones), "%s: fd_weight", what);
+	free(vv), vf_sep_free(&sep);
 
 	cr_assert_eq(vf_sep_draw(&sep, l, VF_I, &s->rng), 0);
 	vv = materialize(&sep);
-	v = as_int(vv, s->size[VF_I]);
-	vf_ref_forward(l, v, s->num[VF_W], NULL, 1, e);
 	cr_assert_eq(vf_fd_input(l, &s->buf[VF_W], &s->buf[VF_Y], &sep, &got), 0);
-	cr_expect_eq(got, pair(ones, e, s->size[VF_Y]), "%s: fd_input", what);
-	free(v), free(vv), vf_sep_free(&sep);
+	cr_expect_eq(got, forward_along(s, 1, vv, ones), "%s: fd_input", what);
+	free(vv), vf_sep_free(&sep);
 
 	cr_assert_eq(vf_sep_draw(&sep, l, VF_B, &s->rng), 0);
 	vv = materialize(&sep);
-	v = as_int(vv, s->size[VF_B]);
+	v = malloc(s->size[VF_B] * sizeof *v);
+	cr_assert(v);
+	for (i = 0; i < s->size[VF_B]; i++)
+		v[i] = (int64_t)vv[i];   /* below 2^61, times b_scale 1: inside reference.c's int64 products */
 	vf_ref_forward(l, zi, zw, v, 1, e);
 	cr_assert_eq(vf_fd_bias(l, &s->buf[VF_Y], &sep, &got), 0);
 	cr_expect_eq(got, pair(ones, e, s->size[VF_Y]), "%s: fd_bias", what);
