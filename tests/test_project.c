@@ -6,6 +6,7 @@
 ** arithmetic must get right: groups, depthwise, stride, dilation, padding
 ** before and after, a batch, channels last, float and double, a 1-D layer. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,5 +408,29 @@ Test(project, separable_vectors_have_the_tensor_shape)
 				cr_expect_lt(r.f[i][j], VF_PRIME);
 		}
 		vf_sep_free(&r);
+	}
+}
+
+/* vf_range_draw is vf_rng_range with the divisions hoisted: the same values
+** from the same stream, for spans small and large. */
+Test(project, range_draws_are_vf_rng_range_draws)
+{
+	static const int64_t lo[] = { 0, -1, -7, -170, -1024, -(1 << 26), 0, INT64_MIN / 2 };
+	static const int64_t hi[] = { 1, 1, 7, 170, 1024, 1 << 26, 2, INT64_MAX / 2 };
+	size_t k;
+	int i;
+
+	for (k = 0; k < sizeof lo / sizeof lo[0]; k++) {
+		struct vf_rng a, b;
+		struct vf_range g;
+		vf_rng_seed(&a, 5, (unsigned)k);
+		vf_rng_seed(&b, 5, (unsigned)k);
+		vf_range_init(&g, lo[k], hi[k]);
+		for (i = 0; i < 100000; i++) {
+			int64_t want = vf_rng_range(&a, lo[k], hi[k]), got = vf_range_draw(&b, &g);
+			if (got != want)
+				cr_assert_fail("[%lld, %lld], draw %d: %lld, vf_rng_range %lld", (long long)lo[k],
+				               (long long)hi[k], i, (long long)got, (long long)want);
+		}
 	}
 }

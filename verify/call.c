@@ -83,10 +83,12 @@ void vf_call_fill(struct vf_call *c, int i, struct vf_rng *r, int64_t lo, int64_
 	double scale = ldexp(1.0, -frac);
 	float *f = b && !b->cl_c && b->elem == sizeof(float) ? b->data : NULL;
 	double *d = b && !b->cl_c && b->elem == sizeof(double) ? b->data : NULL;
+	struct vf_range range;
 
 	c->frac = frac;
+	vf_range_init(&range, lo, hi);
 	for (j = 0; j < n; j++) {
-		int64_t v = vf_rng_range(r, lo, hi);
+		int64_t v = vf_range_draw(r, &range);
 		if (num)
 			num[j] = v;
 		if (f)

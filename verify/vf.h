@@ -204,6 +204,10 @@ struct vf_rng { uint64_t s[4]; };
 void vf_rng_seed(struct vf_rng *r, unsigned long seed, unsigned stream);
 uint64_t vf_rng_next(struct vf_rng *r);
 int64_t vf_rng_range(struct vf_rng *r, int64_t lo, int64_t hi);   /* uniform in [lo, hi] */
+/* The same draws, with the range's divisions done once (large fills). */
+struct vf_range { uint64_t lo, span, limit, inv; };
+void vf_range_init(struct vf_range *g, int64_t lo, int64_t hi);
+int64_t vf_range_draw(struct vf_rng *r, const struct vf_range *g);
 
 /* ---- project.c: exact random projections modulo the prime P = 2^61 - 1.
 ** A tensor is checked by one number, r . tensor mod P, with r separable, so
