@@ -83,14 +83,30 @@ static int project_exact(const struct vf_ctx *x, const struct vf_call *c, const 
 	}
 }
 
-/* Run c ('note' names the run) and compare its output with the exact one
-** through a projection drawn from 'rng'.  0 compared (r->n_wrong set on a
-** mismatch), 1 the call failed, -1 out of memory. */
-static int run_projected(const struct vf_ctx *x, struct vf_call *c, struct vf_rng *rng,
+/* forward's bias part of r.Y, r over Y = (n, k, i, j): (sum f0)(sum f2)(sum f3) sum_k f1[k] b[k]. */
+static uint64_t bias_part(const struct vf_sep *r, const struct vf_buf *b)
+{
+	uint64_t part = 0, sum;
+	size_t i, k;
+	int d;
+
+	for (k = 0; k < r->len[1]; k++)
+		part = (part + vf_mod_mul(r->f[1][k], vf_mod_int((int64_t)vf_buf_get(b, k)))) % VF_PRIME;
+	for (d = 0; d < 4; d += d == 0 ? 2 : 1) {
+		for (sum = 0, i = 0; i < r->len[d]; i++)
+			sum = (sum + r->f[d][i]) % VF_PRIME;
+		part = vf_mod_mul(part, sum);
+	}
+	return part;
+}
+
+/* Run c ('note' names the run) and compare its output with 'want', the
+** exact one projected on r.  0 compared (r->n_wrong set on a mismatch), 1
+** the call failed. */
+static int run_projected(const struct vf_ctx *x, struct vf_call *c, const struct vf_sep *s, uint64_t want,
                          const char *note, struct vf_result *r)
 {
-	struct vf_sep s;
-	uint64_t got, want;
+	uint64_t got;
 	size_t bad;
 	char why[256], where[96], cv[48];
 	int rc;
@@ -100,9 +116,7 @@ static int run_projected(const struct vf_ctx *x, struct vf_call *c, struct vf_rn
 		snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[c->op], note, why);
 		return 1;
 	}
-	if (vf_sep_draw(&s, &x->l, c->sig.out[0], rng) != 0)
-		return -1;
-	rc = vf_proj_buf(&c->out[0], &s, x->p, &got, &bad);
+	rc = vf_proj_buf(&c->out[0], s, x->p, &got, &bad);
 	if (rc == 1) {   /* not an integer below 2^p: the exact value is one */
 		vf_coord(&x->l, c->sig.out[0], bad, where, sizeof where);
 		vf_fmt_value(vf_buf_get(&c->out[0], bad), cv, sizeof cv);
@@ -111,7 +125,7 @@ static int run_projected(const struct vf_ctx *x, struct vf_call *c, struct vf_rn
 		         "below 2^%d as every exact output is", cg_op_names[c->op], where, note, cv, x->p);
 		snprintf(r->where, sizeof r->where, "%s", where);
 		snprintf(r->computed, sizeof r->computed, "%s", cv);
-	} else if (rc == 0 && (rc = project_exact(x, c, &s, &want)) == 0 && got != want) {
+	} else if (rc == 0 && got != want) {
 		r->n_wrong = 1;
 		snprintf(r->detail, sizeof r->detail, "%s%s: the outputs differ from the exact ones: a "
 		         "random projection gives %llu, exactly %llu (mod 2^61-1)", cg_op_names[c->op], note,
@@ -119,41 +133,87 @@ static int run_projected(const struct vf_ctx *x, struct vf_call *c, struct vf_rn
 		snprintf(r->expected, sizeof r->expected, "%llu", (unsigned long long)want);
 		snprintf(r->computed, sizeof r->computed, "%llu", (unsigned long long)got);
 	}
-	vf_sep_free(&s);
 	return rc < 0 ? -1 : 0;
 }
 
-/* Draw d of op: inputs from [lo, hi] (the mask as forward's Y) on the
-** stream 'stream', with the bias and, for forward and sgd_update, without;
-** compared in full or projected.  0 (r->n_wrong says how it went), 1 the
-** call failed, -1 out of memory. */
+/* The arrays of a draw, opened once for all the draws of an op: a projected
+** draw keeps no numerators (the projections read the buffers) and no exact
+** outputs. */
+struct draw {
+	struct vf_call c;
+	struct vf_exact *e[VF_MAX_OUT];
+	int projected;
+};
+
+static int draw_open(const struct vf_ctx *x, enum cg_op op, int projected, struct draw *w)
+{
+	memset(w, 0, sizeof *w);
+	w->projected = projected;
+	if ((projected ? vf_call_open_lean(x, op, &w->c) : vf_call_open(x, op, &w->c)) != 0)
+		return -1;
+	if (!projected && vf_exact_alloc(&w->c, w->e) != 0) {
+		vf_exact_free(w->e);
+		vf_call_close(&w->c);
+		return -1;
+	}
+	return 0;
+}
+
+static void draw_close(struct draw *w)
+{
+	if (!w->projected)
+		vf_exact_free(w->e);
+	vf_call_close(&w->c);
+}
+
+/* One draw: inputs from [lo, hi] (the mask as forward's Y) on the stream
+** 'stream', with the bias and, for forward and sgd_update, without;
+** compared in full or projected (on one r for both runs: forward's exact
+** projections differ by the bias part).  0 (r->n_wrong says how it went),
+** 1 the call failed, -1 out of memory. */
+static int draw_run(const struct vf_ctx *x, struct draw *w, unsigned stream, int64_t lo, int64_t hi,
+                    const char *note, struct vf_result *r)
+{
+	struct vf_call *c = &w->c;
+	int two = c->op == CG_FORWARD || c->op == CG_SGD_UPDATE, pass, rc = 0;
+	struct vf_rng rng;
+	struct vf_sep s;
+	uint64_t want = 0;
+	char note2[64];
+
+	vf_rng_seed(&rng, x->seed, stream);
+	vf_call_fill_all(c, &rng, lo, hi, 0);
+	vf_call_bias(c, 1);
+	if (w->projected && vf_sep_draw(&s, &x->l, c->sig.out[0], &rng) != 0)
+		return -1;
+	if (w->projected && project_exact(x, c, &s, &want) != 0) {
+		vf_sep_free(&s);
+		return -1;
+	}
+	for (pass = 0; pass < (two ? 2 : 1) && rc == 0 && r->n_wrong == 0; pass++) {
+		vf_call_bias(c, pass == 0);
+		snprintf(note2, sizeof note2, "%s%s", note, pass ? " (bias NULL)" : "");
+		if (!w->projected)
+			rc = vf_run_and_compare(x, c, w->e, note2, r);
+		else
+			rc = run_projected(x, c, &s, pass == 0 ? want : (want + VF_PRIME -
+			                   bias_part(&s, &c->in[c->sig.bias_in])) % VF_PRIME, note2, r);
+	}
+	if (w->projected)
+		vf_sep_free(&s);
+	return rc;
+}
+
 int vf_draw(const struct vf_ctx *x, enum cg_op op, unsigned stream, int64_t lo, int64_t hi,
             int projected, const char *note, struct vf_result *r)
 {
-	int two = op == CG_FORWARD || op == CG_SGD_UPDATE, pass, rc = 0;
-	struct vf_exact *e[VF_MAX_OUT];
-	struct vf_rng rng;
-	struct vf_call c;
-	char note2[64];
+	struct draw w;
+	int rc;
 
-	/* A projected draw keeps no numerators: the projections read the buffers. */
-	if ((projected ? vf_call_open_lean(x, op, &c) : vf_call_open(x, op, &c)) != 0)
+	if (draw_open(x, op, projected, &w) != 0)
 		return -1;
-	if (!projected && vf_exact_alloc(&c, e) != 0) {
-		vf_exact_free(e);
-		vf_call_close(&c);
-		return -1;
-	}
-	vf_rng_seed(&rng, x->seed, stream);
-	vf_call_fill_all(&c, &rng, lo, hi, 0);
-	for (pass = 0; pass < (two ? 2 : 1) && rc == 0 && r->n_wrong == 0; pass++) {
-		vf_call_bias(&c, pass == 0);
-		snprintf(note2, sizeof note2, "%s%s", note, pass ? " (bias NULL)" : "");
-		rc = projected ? run_projected(x, &c, &rng, note2, r) : vf_run_and_compare(x, &c, e, note2, r);
-	}
-	if (!projected)
-		vf_exact_free(e);
-	vf_call_close(&c);
+	rc = draw_run(x, &w, stream, lo, hi, note, r);
+	draw_close(&w);
 	return rc;
 }
 
@@ -179,21 +239,25 @@ int vf_draw_count(const struct vf_ctx *x, enum cg_op op, int a, double *first, d
 int vf_more_draws(const struct vf_ctx *x, enum cg_op op, int a, struct vf_result *r)
 {
 	double set, first, each;
-	int t = vf_draw_count(x, op, a, &first, &each), d, rc;
+	int t = vf_draw_count(x, op, a, &first, &each), d, rc = 0;
+	struct draw w;
 	char note[32];
 
 	r->draws = t;
 	r->draw_bound = draw_bound(x, op, &set);
 	r->projected = vf_draw_projected(x, op, 1);
 	r->draw_positive = x->l.relu && op == CG_FORWARD;
-	for (d = 1; d < t; d++) {
+	if (t > 1 && draw_open(x, op, r->projected, &w) != 0)
+		return -1;
+	for (d = 1; d < t && rc == 0 && r->n_wrong == 0; d++) {
 		vf_progress(d, t, "draws");
 		snprintf(note, sizeof note, " (draw %d)", d + 1);
-		rc = vf_draw(x, op, DRAW_STREAM(op, d), r->draw_positive ? 1 : -r->draw_bound, r->draw_bound,
-		             r->projected, note, r);
-		if (rc != 0 || r->n_wrong)
-			return rc;
+		rc = draw_run(x, &w, DRAW_STREAM(op, d), r->draw_positive ? 1 : -r->draw_bound, r->draw_bound,
+		              note, r);
 	}
-	r->bound_all_exp = (int)floor(-(first + (t - 1) * each));
-	return 0;
+	if (t > 1)
+		draw_close(&w);
+	if (rc == 0 && r->n_wrong == 0)
+		r->bound_all_exp = (int)floor(-(first + (t - 1) * each));
+	return rc;
 }
