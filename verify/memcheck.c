@@ -12,9 +12,12 @@
 ** work for -O0 the build is -O1 too (O0_WORK).  The build starts at once and
 ** runs beside the main compile. */
 #define _DEFAULT_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "vf.h"
 
 #define ASAN_ONLY "-O0 -fsanitize=address -fno-omit-frame-pointer"
@@ -81,7 +84,7 @@ void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir)
 	vf_prog_build_start(&x->mem, x, src, x->mem_cc, x->exec ? "" : x->cflags, text, 0);
 }
 
-int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
+static int check_now(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
 	int a = vf_exact_magnitude(x, op), pass, rc;
 	struct vf_call c;
@@ -115,4 +118,86 @@ int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 		snprintf(r->detail, sizeof r->detail, "%s", vf_memcheck_mode(x));
 	vf_call_close(&c);
 	return 0;
+}
+
+/* The memory checks of every op, run ahead in a process of their own beside
+** the other checks, where there is a second processor: on a large layer
+** they are a quarter of the run, and they share nothing with the others
+** (their own program, directory and arrays).  The process writes each op's
+** result to a pipe, in op order, as a byte (1: the check ran, 0: out of
+** memory) and the struct; vf_check_memory reads it when its turn comes. */
+void vf_memcheck_ahead(struct vf_ctx *x)
+{
+	int fd[2], op;
+	pid_t pid;
+
+	x->mem_ahead_fd = -1;
+	x->mem_ahead_pid = -1;
+	if (!x->memory || !x->mem.built || sysconf(_SC_NPROCESSORS_ONLN) < 2 || pipe(fd) != 0)
+		return;   /* each check runs in its turn */
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		for (op = 0; op < CG_N_OPS; op++) {
+			struct vf_result r;
+			char ran;
+			if (!(x->l.ops & CG_OP_BIT(op)))
+				continue;
+			memset(&r, 0, sizeof r);
+			r.op = (enum cg_op)op;
+			r.check = VF_MEMORY;
+			r.applicable = 1;
+			r.magnitude_exp = -1;
+			r.seed = x->seed;
+			ran = check_now(x, (enum cg_op)op, &r) == 0;
+			if (write(fd[1], &ran, 1) != 1 || write(fd[1], &r, sizeof r) != (ssize_t)sizeof r)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	x->mem_ahead_fd = fd[0];
+	x->mem_ahead_pid = pid;
+}
+
+/* The next result from the process ahead; 1 if it is op's, 0 if there is
+** none (the pipe closed early: the check runs now). */
+static int ahead_result(const struct vf_ctx *x, enum cg_op op, struct vf_result *r, int *ran)
+{
+	struct vf_result got;
+	char flag;
+
+	while (read(x->mem_ahead_fd, &flag, 1) == 1 &&
+	       read(x->mem_ahead_fd, &got, sizeof got) == (ssize_t)sizeof got)
+		if (got.op == op) {   /* an op whose checks stopped early left its result unread */
+			*r = got;
+			*ran = flag;
+			return 1;
+		}
+	return 0;
+}
+
+int vf_check_memory(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
+{
+	int ran;
+
+	if (x->mem_ahead_fd >= 0 && ahead_result(x, op, r, &ran))
+		return ran ? 0 : -1;
+	return check_now(x, op, r);
+}
+
+/* The process ahead is done with, or stopped if the run ended early. */
+void vf_memcheck_end(struct vf_ctx *x)
+{
+	if (x->mem_ahead_pid > 0) {
+		close(x->mem_ahead_fd);
+		kill(x->mem_ahead_pid, SIGTERM);
+		waitpid(x->mem_ahead_pid, NULL, 0);
+	}
+	x->mem_ahead_fd = x->mem_ahead_pid = -1;
 }

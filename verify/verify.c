@@ -31,6 +31,7 @@ static void setup(struct vf_ctx *x, const struct cg_layer *l, const struct vf_op
                   const char *so)
 {
 	memset(x, 0, sizeof *x);
+	x->mem_ahead_fd = x->mem_ahead_pid = -1;
 	x->l = *l;
 	x->so_path = so;
 	x->exhaustive = o ? o->exhaustive : 0;
@@ -231,12 +232,15 @@ int vf_verify_file(const char *path, const struct vf_options *o, FILE *out, char
 	}
 	if (x.memory && x.mem.building)
 		vf_prog_build_finish(&x.mem, path, 0);   /* a failure is reported by the memory check */
+	if (rc == CG_EXIT_OK)
+		vf_memcheck_ahead(&x);
 	if (rc == CG_EXIT_OK) {
 		vf_estimate_announce(&x);
 		if (!(o && o->json))
 			vf_report_header(out, &x, opts);
 		rc = run_checks(&x, o, out, path, command, msg, msg_len);
 	}
+	vf_memcheck_end(&x);
 	vf_prog_clean(&x.mem);
 	vf_prog_clean(&x.target);
 	unlink(so);

@@ -49,6 +49,7 @@ struct vf_ctx {
 	const char *mem_cc;           /* the compiler it is built with */
 	size_t ws_bytes, ws_align;    /* --workspace: NAME_WORKSPACE_BYTES and _ALIGN of NAME.h */
 	char file_sha256[65];         /* the SHA-256 of the file proven, in hex */
+	int mem_ahead_fd, mem_ahead_pid;   /* the memory checks running ahead (memcheck.c), or -1 */
 };
 /* ---- results (report.c prints them; a JSON printer will read the same) */
 /* VF_RELU_ZERO runs only for the ops that mask dY with [Y > 0] (--activation relu). */
@@ -128,7 +129,11 @@ int vf_check_relu_zero(const struct vf_ctx *x, enum cg_op op, struct vf_result *
 ** background from the start of the run (the check waits for it) */
 void vf_memcheck_start(struct vf_ctx *x, const char *src, const char *dir);
 const char *vf_memcheck_mode(const struct vf_ctx *x);
-int vf_memcheck_optimized(const struct cg_layer *l);   /* built at -O1: the layer is too much work for -O0 */   /* "ASan -O0, cc", for the reports */
+int vf_memcheck_optimized(const struct cg_layer *l);
+/* Start every op's memory check in a process beside the others (a second
+** processor), and end it (stopping it if the run ended early). */
+void vf_memcheck_ahead(struct vf_ctx *x);
+void vf_memcheck_end(struct vf_ctx *x);   /* built at -O1: the layer is too much work for -O0 */   /* "ASan -O0, cc", for the reports */
 
 /* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
 ** so that multiplying by them is exact (docs/math.md, "A fused ReLU and the SGD step"). */
