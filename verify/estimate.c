@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include "vf.h"
 
-#define KERNEL_MACS 6e9      /* multiply-adds a second of generated code: 512x512 64->64 forward in 1.1-1.4 s */
-#define DRAW_NS 60.0         /* per element of a projected draw's arrays: filling, projecting */
-#define REF_MACS 1.5e8       /* reference.c's 128-bit loops, per second */
+#define KERNEL_MACS 6.2e9     /* multiply-adds a second of generated code: 512x512 64->64 forward in 1.1-1.4 s */
+#define DRAW_NS 10.0         /* per element of a projected draw's arrays: filling, projecting */
+#define REF_MACS 2e8         /* reference.c's 128-bit sums, per second (full draws, rounding) */
+#define ROUNDING_WORK 3e8    /* the most multiply-adds the rounding check's exact sums make (rounding.c) */
 #define ASAN_O0_MACS 2.4e8   /* the memory check's run, per second, at -O0 ... */
-#define ASAN_O1_MACS 8e8     /* ... and at -O1 */
+#define ASAN_O1_MACS 1.1e9   /* ... and at -O1 */
 #define LONG_RUN 30.0        /* seconds: a run longer than this is announced */
 
 /* Multiply-adds of one call of op. */
@@ -24,7 +25,7 @@ static double macs(const struct vf_ctx *x, enum cg_op op)
 
 double vf_estimate_seconds(const struct vf_ctx *x)
 {
-	double s = 0, first, each;
+	double s = 0, mem = 0, first, each;
 	int op, a, t, passes, calls;
 
 	for (op = 0; op < CG_N_OPS; op++) {
@@ -45,10 +46,14 @@ double vf_estimate_seconds(const struct vf_ctx *x)
 		s += calls * m / KERNEL_MACS;
 		s += (vf_draw_projected(x, (enum cg_op)op, 0) ? arrays * DRAW_NS * 1e-9 : passes * m / REF_MACS);
 		s += (t - 1) * (vf_draw_projected(x, (enum cg_op)op, 1) ? arrays * DRAW_NS * 1e-9 : passes * m / REF_MACS);
+		s += (m < ROUNDING_WORK ? m : ROUNDING_WORK) / REF_MACS;
 		if (x->memory)
-			s += passes * m / (vf_memcheck_optimized(&x->l) ? ASAN_O1_MACS : ASAN_O0_MACS);
+			mem += passes * m / (vf_memcheck_optimized(&x->l) ? ASAN_O1_MACS : ASAN_O0_MACS);
 	}
-	return s;
+	/* The memory checks run beside the others where there is a second processor. */
+	if (vf_processors() >= 2)
+		return s > mem ? s : mem;
+	return s + mem;
 }
 
 /* Say it when the run will be long: how long, and why. */
@@ -64,6 +69,6 @@ void vf_estimate_announce(const struct vf_ctx *x)
 		if ((x->l.ops & CG_OP_BIT(op)) && macs(x, (enum cg_op)op) > worst)
 			worst = macs(x, (enum cg_op)op);
 	fprintf(stderr, "convgen: verify: a large layer (%.2g multiply-adds per call): this run takes about "
-	        "%.2g %s on one core like an AMD EPYC's (an estimate; progress follows)\n", worst,
+	        "%.2g %s on this machine if it is like an AMD EPYC (an estimate; progress follows)\n", worst,
 	        s < 120 ? s : s / 60, s < 120 ? "seconds" : "minutes");
 }

@@ -11,7 +11,8 @@
 ** at -O1, as the hardening build does.  On a layer whose ops are too much
 ** work for -O0 the build is -O1 too (O0_WORK).  The build starts at once and
 ** runs beside the main compile. */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE   /* sched_getaffinity */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,17 @@ static int check_now(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 	return 0;
 }
 
+/* The processors this process may run on (taskset, cgroups' cpusets), not
+** those the machine has. */
+int vf_processors(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	return CPU_COUNT(&set);
+}
+
 /* The memory checks of every op, run ahead in a process of their own beside
 ** the other checks, where there is a second processor: on a large layer
 ** they are a quarter of the run, and they share nothing with the others
@@ -133,7 +145,7 @@ void vf_memcheck_ahead(struct vf_ctx *x)
 
 	x->mem_ahead_fd = -1;
 	x->mem_ahead_pid = -1;
-	if (!x->memory || !x->mem.built || sysconf(_SC_NPROCESSORS_ONLN) < 2 || pipe(fd) != 0)
+	if (!x->memory || !x->mem.built || vf_processors() < 2 || pipe(fd) != 0)
 		return;   /* each check runs in its turn */
 	fflush(NULL);
 	if ((pid = fork()) < 0) {

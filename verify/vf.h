@@ -133,6 +133,7 @@ int vf_memcheck_optimized(const struct cg_layer *l);
 /* Start every op's memory check in a process beside the others (a second
 ** processor), and end it (stopping it if the run ended early). */
 void vf_memcheck_ahead(struct vf_ctx *x);
+int vf_processors(void);   /* the processors this process may run on */
 void vf_memcheck_end(struct vf_ctx *x);   /* built at -O1: the layer is too much work for -O0 */   /* "ASan -O0, cc", for the reports */
 
 /* sgd_update's step in the checks: lr = 2^-VF_LR_LOG, momentum = 2^-VF_MU_LOG,
