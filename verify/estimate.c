@@ -69,6 +69,6 @@ void vf_estimate_announce(const struct vf_ctx *x)
 		if ((x->l.ops & CG_OP_BIT(op)) && macs(x, (enum cg_op)op) > worst)
 			worst = macs(x, (enum cg_op)op);
 	fprintf(stderr, "convgen: verify: a large layer (%.2g multiply-adds per call): this run takes about "
-	        "%.2g %s on this machine if it is like an AMD EPYC (an estimate; progress follows)\n", worst,
-	        s < 120 ? s : s / 60, s < 120 ? "seconds" : "minutes");
+	        "%.*f %s on this machine if it is like an AMD EPYC (an estimate; progress follows)\n", worst,
+	        s < 120 ? 0 : 1, s < 120 ? s : s / 60, s < 120 ? "seconds" : "minutes");
 }
