@@ -27,15 +27,16 @@
 ** coordinate; ~1 s of 128-bit loops), the others up to FULL_WORK. */
 #define FIRST_FULL_WORK ((uint64_t)1 << 28)
 #define FULL_WORK ((uint64_t)1 << 22)
-#define DRAW_STREAM(op, d) (2000u + (unsigned)(op) * 256u + (unsigned)(d))
+#define DRAW_STREAM(op, d) (2000u + (unsigned)(op) * 65536u + (unsigned)(d))
+#define MAX_DRAWS 60000   /* streams apart: inputs in [-1, 1] need 110 */
 
 static uint64_t work(const struct vf_ctx *x, enum cg_op op)
 {
 	return (uint64_t)x->size[vf_op_output(op)] * vf_max_terms(&x->l, op);
 }
 
-/* Projection passes through linear maps only: forward and sgd_update's step
-** are compared in full when they are not linear in what they are given. */
+/* The ops project.c projects: not sgd_update, and not forward with a ReLU,
+** whose max(0, .) no projection passes through. */
 static int projectable(const struct vf_ctx *x, enum cg_op op)
 {
 	return op == CG_GRAD_WEIGHT || op == CG_GRAD_INPUT || (op == CG_FORWARD && !x->l.relu);
@@ -51,7 +52,7 @@ int vf_draw_projected(const struct vf_ctx *x, enum cg_op op, int d)
 static double miss_log2(enum cg_op op, double set, int projected)
 {
 	double deg = op == CG_GRAD_BIAS ? 1 : 2;
-	return log2(deg / set + (projected ? 4 / ldexp(1, 61) : 0));
+	return log2(deg / set + (projected ? 4 / (double)VF_PRIME : 0));
 }
 
 /* The set of a later draw: [-m, m], or for forward with a ReLU [1, m]: then
@@ -222,14 +223,15 @@ int vf_draw(const struct vf_ctx *x, enum cg_op op, unsigned stream, int64_t lo, 
 ** magnitude (vf_exact_magnitude, >= 0). */
 int vf_draw_count(const struct vf_ctx *x, enum cg_op op, int a, double *first, double *each)
 {
-	double set;
+	double set, t;
 
 	draw_bound(x, op, &set);
 	*first = miss_log2(op, ldexp(1, a + 1) + 1, vf_draw_projected(x, op, 0));
 	*each = miss_log2(op, set, vf_draw_projected(x, op, 1));
-	if (*first <= -VF_ALL_INPUTS_LOG2)
+	if (*first <= -VF_ALL_INPUTS_LOG2 || *each >= 0)   /* (a set of one value tells nothing) */
 		return 1;
-	return 1 + (int)ceil((-VF_ALL_INPUTS_LOG2 - *first) / *each);
+	t = 1 + ceil((-VF_ALL_INPUTS_LOG2 - *first) / *each);
+	return t < MAX_DRAWS ? (int)t : MAX_DRAWS;
 }
 
 /* After the first draw (inputs in [-2^a, 2^a], projected or not) held:
