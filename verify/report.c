@@ -88,6 +88,25 @@ void vf_report_result(FILE *out, const struct vf_result *r)
 	fflush(out);   /* a long run shows its progress */
 }
 
+/* The finite-difference checks' claim at the inputs they drew: certain
+** where every coordinate was compared, else the weakest bound of their
+** random directions.  Nothing without a gradient op. */
+static void at_drawn(FILE *out, const struct vf_result *r, int n_results)
+{
+	int i, any = 0, weakest = 0;
+
+	for (i = 0; i < n_results; i++)
+		if (r[i].check == VF_FDIFF) {
+			any = 1;
+			if (r[i].directional && (weakest == 0 || r[i].bound_exp < weakest))
+				weakest = r[i].bound_exp;
+		}
+	if (weakest)
+		fprintf(out, "; at the inputs drawn, P(a wrong gradient passes) <= 2^-%d", weakest);
+	else if (any)
+		fprintf(out, "; at the inputs drawn, every gradient coordinate compared exactly");
+}
+
 void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int n_ops,
                        unsigned long seed, int partial)
 {
@@ -95,11 +114,14 @@ void vf_report_summary(FILE *out, const struct vf_result *r, int n_results, int 
 
 	for (i = 0; i < n_results; i++)
 		n_failed += !r[i].passed;
-	if (n_failed == 0)
+	if (n_failed == 0) {
 		fprintf(out, "proved: %d ops, %d checks hold (seed %lu)%s\n"
-		        "over all inputs: P(a code computing another function passes) <= 2^-%d for each op\n",
+		        "over all inputs: P(a code computing another function passes) <= 2^-%d for each op",
 		        n_ops, n_results, seed, partial ? "; partial: no memory check (--no-memory)" : "",
 		        vf_bound_all_inputs(r, n_results));
+		at_drawn(out, r, n_results);
+		fputc('\n', out);
+	}
 	else
 		fprintf(out, "FAILED: %d of %d checks (seed %lu)\n", n_failed, n_results, seed);
 	fflush(out);
