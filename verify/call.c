@@ -169,6 +169,21 @@ void vf_call_close(struct vf_call *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* vf_call_run, saying in r why the call failed ("op<note> why") and whether
+** it timed out: the checks' one way of reporting a call that did not return
+** its outputs.  0, or vf_call_run's nonzero value. */
+int vf_call_try(const struct vf_ctx *x, struct vf_call *c, const char *note, struct vf_result *r)
+{
+	char why[256];
+	int rc = vf_call_run(x, c, why, sizeof why);
+
+	if (rc != 0) {
+		r->timed_out = rc == VF_TIMED_OUT;
+		snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[c->op], note, why);
+	}
+	return rc;
+}
+
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len)
 {
 	size_t j;

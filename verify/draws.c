@@ -109,14 +109,11 @@ static int run_projected(const struct vf_ctx *x, struct vf_call *c, const struct
 {
 	uint64_t got;
 	size_t bad;
-	char why[256], where[96], cv[48];
+	char where[96], cv[48];
 	int rc;
 
-	if ((rc = vf_call_run(x, c, why, sizeof why)) != 0) {
-		r->timed_out = rc == VF_TIMED_OUT;
-		snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[c->op], note, why);
+	if (vf_call_try(x, c, note, r) != 0)
 		return 1;
-	}
 	rc = vf_proj_buf(&c->out[0], s, x->p, &got, &bad);
 	if (rc == 1) {   /* not an integer below 2^p: the exact value is one */
 		vf_coord(&x->l, c->sig.out[0], bad, where, sizeof where);

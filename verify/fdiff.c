@@ -368,7 +368,7 @@ static int separable(const struct vf_ctx *x, enum cg_op op, enum vf_tensor p, in
 	struct vf_sep v[SEP_DIRS];
 	struct vf_call c;
 	struct vf_rng rng;
-	char why[256], where[96], ev[48], cv[48];
+	char where[96], ev[48], cv[48];
 
 	memset(v, 0, sizeof v);
 	if (vf_call_open(x, op, &c) != 0)
@@ -387,9 +387,7 @@ static int separable(const struct vf_ctx *x, enum cg_op op, enum vf_tensor p, in
 		}
 	}
 	rc = 0;
-	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
-		r->timed_out = i == VF_TIMED_OUT;
-		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
+	if (vf_call_try(x, &c, "", r) != 0) {
 		r->n_wrong = 1;
 		goto done;
 	}
@@ -497,7 +495,6 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 	struct fd f;
 	struct vf_call c;
 	struct vf_rng rng;
-	char why[256];
 
 	memset(&f, 0, sizeof f);
 	f.x = x;
@@ -589,9 +586,7 @@ int vf_check_fdiff(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 				vf_call_set(&c, c.n_in + i, j, i < 2 ? f.t[i ? VF_B : VF_W][j] : vel[i - 2][j]);
 	}
 	rc = 0;
-	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
-		r->timed_out = i == VF_TIMED_OUT;
-		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
+	if (vf_call_try(x, &c, "", r) != 0) {
 		r->n_wrong = 1;
 		goto done;
 	}

@@ -79,14 +79,10 @@ void vf_exact_free(struct vf_exact *e[VF_MAX_OUT])
 int vf_run_and_compare(const struct vf_ctx *x, struct vf_call *c, struct vf_exact *e[VF_MAX_OUT],
                        const char *note, struct vf_result *r)
 {
-	char why[256];
 	int i, shift[VF_MAX_OUT];
 
-	if ((i = vf_call_run(x, c, why, sizeof why)) != 0) {
-		r->timed_out = i == VF_TIMED_OUT;
-		snprintf(r->detail, sizeof r->detail, "%s%s %s", cg_op_names[c->op], note, why);
+	if (vf_call_try(x, c, note, r) != 0)
 		return 1;
-	}
 	if (vf_ref_call(x, c, 1, e, shift) != 0)
 		return -1;
 	for (i = 0; i < c->n_out; i++)

@@ -174,12 +174,11 @@ static uint64_t sample_size(uint64_t n_out, uint64_t n_max)
 
 int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r)
 {
-	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, i, o;
+	int bits = x->p == 24 ? FLOAT_BITS : DOUBLE_BITS, f = bits - 2, o;
 	int64_t top = ((int64_t)1 << bits) - 1;
 	uint64_t n_max = vf_max_terms(&x->l, op) + (op == CG_SGD_UPDATE ? 2 : 0), *chosen = NULL;
 	struct vf_sig sig;
 	struct vf_call c;
-	char why[256];
 	long long done = 0;
 	size_t k, base, first = 0;
 	int first_o = 0;
@@ -210,11 +209,8 @@ int vf_check_rounding(const struct vf_ctx *x, enum cg_op op, struct vf_result *r
 			return -1;
 		}
 	}
-	if ((i = vf_call_run(x, &c, why, sizeof why)) != 0) {
-		r->timed_out = i == VF_TIMED_OUT;
-		snprintf(r->detail, sizeof r->detail, "%s %s", cg_op_names[op], why);
+	if (vf_call_try(x, &c, "", r) != 0)
 		goto done;
-	}
 	/* Products carry 2^-2f; a lone bias, dY, weight or velocity numerator is
 	** scaled by 2^f to match.  sgd_update's lr and momentum are powers of two:
 	** multiplying by them is exact, so its W' (v') is a floating-point sum of

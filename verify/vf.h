@@ -301,6 +301,8 @@ int vf_call_prepare_lean(const struct vf_ctx *x, enum cg_op op, enum vf_check ch
                          int64_t hi, int frac, struct vf_call *c);
 /* vf_run on c's arrays, with the output reset to NaN first. */
 int vf_call_run(const struct vf_ctx *x, struct vf_call *c, char *why, size_t why_len);
+/* ... and when it fails, why in r->detail ("op<note> why") and r->timed_out. */
+int vf_call_try(const struct vf_ctx *x, struct vf_call *c, const char *note, struct vf_result *r);
 
 /* ---- reference.c: docs/math.md, exactly, on integer numerators */
 struct vf_exact {
